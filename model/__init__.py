@@ -1,0 +1,1 @@
+"""Irodori's networks, losses and the Pix2Pix training model (Keras 3)."""

@@ -1,0 +1,68 @@
+"""Callbacks for the training run: sample grids, image summaries, checkpoints."""
+
+import os
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def sample_grid(rows):
+    """rows: list of lists of uint8 RGB images of equal size -> one uint8 RGB grid image."""
+    return np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
+
+
+def to_uint8(image):
+    return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, colour a fixed batch and save `samples/epoch_NNN.png`.
+
+    Each row is one example: input | generated | ground truth, as seed 002's visualize.
+    The same grid goes to TensorBoard as an image summary.
+    render(condition, prediction, target) -> three float RGB batches in [0, 1].
+    """
+
+    def __init__(self, condition, target, render, directory, log_dir=None, min_side=128):
+        super().__init__()
+        self.condition = condition
+        self.target = target
+        self.render = render
+        self.directory = directory
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "images")) if log_dir else None
+        self.min_side = min_side
+
+    def on_epoch_end(self, epoch, logs=None):
+        prediction = self.model.generator(self.condition, training=False)
+        panels = [to_uint8(batch) for batch in self.render(self.condition, prediction, self.target)]
+        grid = sample_grid([[panel[i] for panel in panels] for i in range(len(panels[0]))])
+        side = panels[0].shape[1]
+        if side < self.min_side:  # small training crops are hard to judge at 1:1
+            scale = int(np.ceil(self.min_side / side))
+            grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
+        cv2.imwrite(path, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        if self.writer is not None:
+            with self.writer.as_default():
+                tf.summary.image("samples (input | generated | truth)", grid[None], step=epoch + 1)
+            self.writer.flush()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves a tf.train.CheckpointManager checkpoint after every epoch.
+
+    The checkpoint holds both networks, both optimizers and `epoch`, the number of
+    finished epochs, which is where a resumed run continues.
+    """
+
+    def __init__(self, manager, epoch_variable):
+        super().__init__()
+        self.manager = manager
+        self.epoch_variable = epoch_variable
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_variable.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)

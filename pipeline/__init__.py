@@ -1,0 +1,1 @@
+"""Irodori's input pipeline: image files -> tf.data batches of (condition, target)."""

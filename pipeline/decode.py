@@ -1,0 +1,116 @@
+"""Any image file -> float32 RGB in [0, 1], and finding the files that decode.
+
+Handles PNG (8/16-bit, gray, gray+alpha, palette, RGBA), JPEG (incl. CMYK), WebP, BMP and
+the first frame of a GIF. Transparency is composited on white, the paper colour of line
+art, so transparent backgrounds do not turn black.
+"""
+
+import glob
+import os
+import sys
+
+import tensorflow as tf
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+
+
+def _composite_on_white(color, alpha):
+    return color * alpha + (1.0 - alpha)
+
+
+def _to_rgb(image):
+    """(H, W, C) float in [0, 1] with C in {1, 2, 3, 4} -> (H, W, 3)."""
+    channels = tf.shape(image)[-1]
+    branches = [
+        lambda: tf.tile(image[..., :1], [1, 1, 3]),
+        lambda: tf.tile(_composite_on_white(image[..., :1], image[..., 1:2]), [1, 1, 3]),
+        lambda: image[..., :3],
+        lambda: _composite_on_white(image[..., :3], image[..., 3:4]),
+    ]
+    return tf.switch_case(channels - 1, branches)
+
+
+def _is_webp(contents):
+    # A WebP file starts with "RIFF", 4 size bytes, then "WEBP". Pad so that short or
+    # empty files do not make substr fail before the decoder can report them.
+    header = tf.strings.substr(contents, 0, 12) + b"\0" * 12
+    return tf.equal(tf.strings.substr(header, 8, 4), b"WEBP")
+
+
+def decode_image(contents):
+    """Encoded bytes (scalar string tensor) -> float32 RGB (H, W, 3) in [0, 1].
+
+    Raises tf.errors.InvalidArgumentError for bytes that are not a supported image.
+    """
+    image = tf.cond(
+        _is_webp(contents),
+        lambda: tf.image.convert_image_dtype(tf.io.decode_webp(contents)[0], tf.float32),
+        lambda: tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False),
+    )
+    image = _to_rgb(image)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def list_image_files(source):
+    """A folder (searched recursively), a glob pattern or one file -> sorted image paths.
+
+    Hidden files and files without an image extension are left out. Raises
+    FileNotFoundError with one clear line when nothing matches.
+    """
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        candidates = []
+        for root, dirs, files in os.walk(source):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            candidates += [os.path.join(root, f) for f in files if not f.startswith(".")]
+    elif os.path.isfile(source):
+        candidates = [source]
+    else:
+        candidates = [p for p in glob.glob(source, recursive=True) if os.path.isfile(p)]
+        if not candidates:
+            raise FileNotFoundError(f"no such file, folder or matching pattern: {source}")
+    images = sorted(p for p in candidates if p.lower().endswith(IMAGE_EXTENSIONS))
+    if not images:
+        raise FileNotFoundError(
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {source}"
+        )
+    return images
+
+
+def _decode_error(path):
+    """The decoder's own one-line complaint about a file (eager, only for failures)."""
+    try:
+        contents = tf.io.read_file(path)
+        if int(tf.strings.length(contents)) == 0:
+            return "empty file"
+        decode_image(contents)
+    except tf.errors.OpError as error:
+        return error.message.strip().splitlines()[-1][:160]
+    return "unreadable"
+
+
+def find_decodable(paths, log=None):
+    """Split paths into those that decode and those that do not.
+
+    Decodes every file once, in parallel, with the same decoder the pipeline uses, so a
+    file that passes here cannot fail later. Each bad file gets one warning line on `log`
+    (stderr by default) and is skipped. Returns (good_paths, bad_paths), both sorted.
+    """
+    log = log or sys.stderr
+    paths = list(paths)
+    if not paths:
+        return [], []
+    dataset = tf.data.Dataset.from_tensor_slices(paths)
+    dataset = dataset.map(
+        lambda p: (p, tf.shape(decode_image(tf.io.read_file(p)))),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=False,
+    ).ignore_errors()
+    good = {p.decode() for p, _ in dataset.as_numpy_iterator()}
+    bad = sorted(p for p in paths if p not in good)
+    for path in bad:
+        print(f"warning: skipping {path}: {_decode_error(path)}", file=log)
+    if bad:
+        print(f"warning: skipped {len(bad)} of {len(paths)} files that do not decode", file=log)
+    return sorted(good), bad

@@ -1,0 +1,292 @@
+"""Irodori's main job: train a colouriser, then save it.
+
+    python train.py                      # embedded synthetic anime data, a few minutes on CPU
+    python train.py --data ~/art --out runs/my-art    # your own colour images
+
+Running the same command again resumes the run from its last checkpoint.
+"""
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TF logs grappler notes such as "remapper failed" at error level though they are harmless.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Defaults that differ between the embedded demo data and a user's own images: the demo
+# must show learning within minutes on two CPU cores, real art deserves pix2pix's setup.
+DEMO_DEFAULTS = dict(image_size=64, num_downs=6, ngf=32, ndf=32, batch_size=16, epochs=15,
+                     steps_per_epoch=None, l1_pretrain_epochs=2, cache=True)
+DATA_DEFAULTS = dict(image_size=256, num_downs=8, ngf=64, ndf=64, batch_size=16, epochs=100,
+                     steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
+DEMO_IMAGES = 600
+# Flags that may change when a run is resumed; anything else must match config.json.
+RESUMABLE_KEYS = {"epochs", "verbose"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How long and how to optimise; composed with PipelineConfig and ModelConfig."""
+
+    epochs: int
+    steps_per_epoch: int | None
+    l1_pretrain_epochs: int
+    gan_mode: str = "vanilla"
+    lambda_l1: float = 100.0
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    label_smoothing: float = 0.0
+    n_critic: int | None = None
+    seed: int = 0
+    verbose: str = "auto"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="irodori-train",
+        description="Train Irodori's grayscale -> colour pix2pix (U-Net generator, PatchGAN "
+        "discriminator, adversarial + L1 loss in L*a*b*). Without --data it trains on embedded "
+        "procedural anime-style pictures with small demo settings; with --data it uses the "
+        "pix2pix settings (256 px, 8 downsamplings, 64 filters). Running the same command "
+        "again resumes from the last checkpoint in --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", help="folder (searched recursively), glob or file of colour images: "
+                      "PNG, JPEG, WebP, BMP, GIF; unreadable files are skipped with a warning. "
+                      "Default: the embedded synthetic data")
+    data.add_argument("--out", help="run directory (default: runs/<data folder name>, or runs/demo)")
+    data.add_argument("--image-size", type=int, help="training crop side in px (demo 64, data 256)")
+    data.add_argument("--load-size", type=int, help="side before the random crop (default image size x 286/256)")
+    data.add_argument("--batch-size", type=int, help="batch size (default 16)")
+    data.add_argument("--val-fraction", type=float, default=0.1,
+                      help="share of images held out for validation, chosen by a hash of the file path")
+    data.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None,
+                      help="keep decoded images in memory after the first epoch (demo: on)")
+    data.add_argument("--no-flip", dest="flip", action="store_false", help="disable random horizontal flips")
+
+    net = parser.add_argument_group("networks")
+    net.add_argument("--ngf", type=int, help="generator base filters (demo 32, data 64)")
+    net.add_argument("--ndf", type=int, help="discriminator base filters (demo 32, data 64)")
+    net.add_argument("--num-downs", type=int, help="U-Net downsamplings; image size must be a multiple "
+                     "of 2**num_downs (demo 6, data 8)")
+    net.add_argument("--upsample", choices=["transpose", "resize"], default="transpose",
+                     help="decoder upsampling: transposed conv (pix2pix) or resize + conv (no checkerboard)")
+    net.add_argument("--init", choices=["normal", "xavier", "he"], default="normal",
+                     help="weight init: normal(0, 0.02) as pix2pix, xavier or he")
+    net.add_argument("--n-layers-d", type=int, default=3, help="PatchGAN depth (3 = 70x70 patches)")
+
+    opt = parser.add_argument_group("training")
+    opt.add_argument("--epochs", type=int, help="total epochs, L1 pretraining included (demo 15, data 100)")
+    opt.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the training images)")
+    opt.add_argument("--l1-pretrain-epochs", type=int,
+                     help="first epochs train the generator on L1 alone, against dull sepia colours (demo 2, data 0)")
+    opt.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp"], default="vanilla",
+                     help="adversarial loss; wgangp uses a gradient penalty of 10 and instance norm in the critic")
+    opt.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss")
+    opt.add_argument("--lr-g", type=float, default=2e-4, help="generator Adam learning rate")
+    opt.add_argument("--lr-d", type=float, default=2e-4, help="discriminator Adam learning rate; "
+                     "lower it if d_loss falls towards 0 (the equilibrium is log 2 = 0.69 for vanilla)")
+    opt.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1 for both networks")
+    opt.add_argument("--beta2", type=float, default=0.999, help="Adam beta_2 for both networks")
+    opt.add_argument("--label-smoothing", type=float, default=0.0,
+                     help="one-sided label smoothing: real pairs are labelled 1 - this")
+    opt.add_argument("--n-critic", type=int, help="discriminator steps per generator step (default 5 for wgangp, else 1)")
+    opt.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and augmentation")
+    opt.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
+                     help="Keras fit verbosity: 1 progress bar, 2 one line per epoch")
+    return parser
+
+
+def resolve_configs(args):
+    """argparse flags -> (PipelineConfig, ModelConfig, TrainConfig), filling per-preset defaults."""
+    from model.config import ModelConfig
+    from pipeline.config import PipelineConfig
+
+    preset = DEMO_DEFAULTS if args.data is None else DATA_DEFAULTS
+
+    def pick(name):
+        value = getattr(args, name)
+        return preset[name] if value is None else value
+
+    pipeline_cfg = PipelineConfig(image_size=pick("image_size"), load_size=args.load_size,
+                                  batch_size=pick("batch_size"), val_fraction=args.val_fraction,
+                                  flip=args.flip, cache=pick("cache"), seed=args.seed)
+    model_cfg = ModelConfig(image_size=pick("image_size"), num_downs=pick("num_downs"), ngf=pick("ngf"),
+                            ndf=pick("ndf"), upsample=args.upsample, init=args.init,
+                            n_layers_d=args.n_layers_d,
+                            d_norm="instance" if args.gan_mode == "wgangp" else "batch")
+    train_cfg = TrainConfig(epochs=pick("epochs"), steps_per_epoch=pick("steps_per_epoch"),
+                            l1_pretrain_epochs=pick("l1_pretrain_epochs"), gan_mode=args.gan_mode,
+                            lambda_l1=args.lambda_l1, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
+                            beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
+                            seed=args.seed, verbose=args.verbose)
+    if train_cfg.epochs < 1 or train_cfg.l1_pretrain_epochs < 0:
+        raise ValueError(f"epochs must be >= 1 and l1_pretrain_epochs >= 0; received epochs="
+                         f"{train_cfg.epochs}, l1_pretrain_epochs={train_cfg.l1_pretrain_epochs}")
+    return pipeline_cfg, model_cfg, train_cfg
+
+
+def default_out(data):
+    if data is None:
+        return os.path.join("runs", "demo")
+    name = os.path.basename(os.path.normpath(data.split("*")[0])) or "data"
+    return os.path.join("runs", name)
+
+
+def write_or_check_config(out, resolved):
+    """Write config.json for a new run; for an existing one insist the settings match."""
+    path = os.path.join(out, "config.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        changed = []
+        for section, values in resolved.items():
+            for key, value in values.items():
+                if key not in RESUMABLE_KEYS and saved.get(section, {}).get(key) != value:
+                    changed.append(f"{key} {saved.get(section, {}).get(key)!r} -> {value!r}")
+        if changed:
+            raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
+                             "resume it with the same flags or pass a new --out")
+    with open(path + ".tmp", "w") as f:
+        json.dump(resolved, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def find_training_images(args, out, image_size):
+    from pipeline import decode, synthetic
+
+    if args.data is None:
+        # Drawn larger than the crops so that resizing and jitter behave as on real art.
+        folder = os.path.join(out, "synthetic_data")
+        paths = synthetic.write_dataset(folder, DEMO_IMAGES, size=image_size * 2, seed=0)
+        return paths, folder
+    paths = decode.list_image_files(args.data)
+    good, _ = decode.find_decodable(paths)
+    if not good:
+        raise ValueError(f"none of the {len(paths)} image files in {args.data} could be decoded")
+    root = args.data if os.path.isdir(args.data) else None
+    return good, root
+
+
+def trim_history(path, finished_epochs):
+    """Drop history rows of epochs a checkpoint does not cover (a run killed mid-save)."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < finished_epochs]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def run(args):
+    import keras
+    import tensorflow as tf
+
+    from model.callbacks import EpochCheckpoint, SampleGrid
+    from model.patchgan import PatchGANDiscriminator
+    from model.pix2pix import Pix2Pix
+    from model.unet import UNetGenerator
+    from pipeline import color
+    from pipeline.dataset import build_dataset, split_train_val
+
+    pipeline_cfg, model_cfg, train_cfg = resolve_configs(args)
+    out = args.out or default_out(args.data)
+    os.makedirs(out, exist_ok=True)
+    resolved = {"data": {"data": args.data}, "pipeline": dataclasses.asdict(pipeline_cfg),
+                "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)}
+    write_or_check_config(out, resolved)
+
+    paths, root = find_training_images(args, out, pipeline_cfg.image_size)
+    train_paths, val_paths = split_train_val(paths, pipeline_cfg.val_fraction, root=root)
+    print(f"{len(train_paths)} training and {len(val_paths)} validation images; run directory {out}")
+    train_ds = build_dataset(train_paths, pipeline_cfg, training=True)
+    val_ds = build_dataset(val_paths, pipeline_cfg, training=False) if val_paths else None
+    steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
+
+    keras.utils.set_random_seed(train_cfg.seed)
+    generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
+                              ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
+                              dropout=model_cfg.dropout)
+    discriminator = PatchGANDiscriminator(ndf=model_cfg.ndf, n_layers=model_cfg.n_layers_d,
+                                          norm=model_cfg.d_norm, init=model_cfg.init)
+    pix2pix = Pix2Pix(generator, discriminator)
+    g_optimizer = keras.optimizers.Adam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
+    d_optimizer = keras.optimizers.Adam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
+
+    def compile_phase(adversarial):
+        pix2pix.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode,
+                        l1_weight=train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
+                        label_smoothing=train_cfg.label_smoothing, adversarial=adversarial)
+
+    compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
+    finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
+    checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator,
+                                     g_optimizer=g_optimizer, d_optimizer=d_optimizer, epoch=finished)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"), max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resumed from epoch {int(finished.numpy())} ({manager.latest_checkpoint})")
+    start = int(finished.numpy())
+    history_path = os.path.join(out, "history.csv")
+    trim_history(history_path, start)
+
+    sample_condition, sample_target = next(iter((val_ds or train_ds).unbatch().batch(4)))
+
+    def render(condition, prediction, target):
+        gray = color.model_lab_to_rgb(condition, tf.zeros_like(target))
+        return gray, color.model_lab_to_rgb(condition, prediction), color.model_lab_to_rgb(condition, target)
+
+    log_dir = os.path.join(out, "logs")
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(history_path, append=True),
+        keras.callbacks.TensorBoard(log_dir, write_graph=False),
+        SampleGrid(sample_condition, sample_target, render, os.path.join(out, "samples"), log_dir),
+        EpochCheckpoint(manager, finished),
+    ]
+    verbose = int(train_cfg.verbose) if train_cfg.verbose != "auto" else "auto"
+    phases = [(False, train_cfg.l1_pretrain_epochs), (True, train_cfg.epochs)]
+    began = time.time()
+    for adversarial, phase_end in phases:
+        phase_end = min(phase_end, train_cfg.epochs)
+        if int(finished.numpy()) >= phase_end:
+            continue
+        compile_phase(adversarial)
+        print("training generator and discriminator" if adversarial else "L1 pretraining of the generator")
+        history = pix2pix.fit(train_ds, epochs=phase_end, initial_epoch=int(finished.numpy()),
+                              steps_per_epoch=steps, validation_data=val_ds, callbacks=callbacks,
+                              shuffle=False, verbose=verbose)  # the dataset shuffles itself
+        if pix2pix.stop_training and int(finished.numpy()) < phase_end:
+            last = {k: v[-1] for k, v in history.history.items()}
+            raise FloatingPointError(f"training stopped: a loss became NaN or Inf ({last}); "
+                                     f"the last good checkpoint is in {manager.directory}")
+    print(f"trained to epoch {int(finished.numpy())} in {time.time() - began:.0f} s")
+
+    generator_path = os.path.join(out, "generator.keras")
+    generator.save(generator_path + ".tmp.keras")
+    os.replace(generator_path + ".tmp.keras", generator_path)
+    print(f"generator saved to {generator_path}")
+    return out
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+        print(f"irodori-train: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
