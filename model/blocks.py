@@ -18,10 +18,15 @@ def kernel_initializer(init):
 
 
 def normalization(norm, name):
-    """BatchNorm with pix2pix's N(1, 0.02) gamma, per-sample instance norm, or nothing."""
+    """BatchNorm with pix2pix's N(1, 0.02) gamma, per-sample instance norm, or nothing.
+
+    BatchNorm momentum 0.9 is PyTorch's 0.1: with Keras' default 0.99 the moving
+    statistics trail a GAN's fast-changing weights, and inference (training=False)
+    colours far worse than the training-mode losses suggest.
+    """
     gamma_init = keras.initializers.RandomNormal(1.0, 0.02)
     if norm == "batch":
-        return layers.BatchNormalization(gamma_initializer=gamma_init, name=name)
+        return layers.BatchNormalization(momentum=0.9, gamma_initializer=gamma_init, name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, gamma_initializer=gamma_init, name=name)
     if norm == "none":

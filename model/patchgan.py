@@ -7,6 +7,7 @@ from model import blocks
 from model.config import NORM_MODES
 
 
+@keras.saving.register_keras_serializable(package="irodori")
 class PatchGANDiscriminator(keras.Model):
     """PatchGAN of pix2pix (Isola et al., 2017): one real/fake logit per image patch.
 

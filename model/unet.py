@@ -7,6 +7,7 @@ from model import blocks
 from model.config import ModelConfig
 
 
+@keras.saving.register_keras_serializable(package="irodori")
 class UNetGenerator(keras.Model):
     """U-Net generator of pix2pix (Isola et al., 2017), as in junyanz/pytorch-CycleGAN-and-pix2pix.
 

@@ -1,0 +1,1 @@
+"""Export of trained generators: SavedModel, TFLite, colourising files."""

@@ -1,0 +1,28 @@
+from setuptools import setup
+
+setup(
+    name="irodori",
+    version="0.1.0",
+    description="Colourise anime art: grayscale and line art to colour with pix2pix (TensorFlow/Keras)",
+    python_requires=">=3.10,<3.13",
+    packages=["model", "pipeline", "export"],
+    py_modules=["train"],
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.10,<4",
+        # 0.37's colour ops are plain TF ops and work with TF 2.21 (its file-system
+        # plugins do not load, and Irodori does not use them).
+        "tensorflow-io>=0.37,<0.38",
+        "tensorboard>=2.20,<3",
+        "numpy>=1.26,<3",
+        "opencv-python-headless>=4.8,<6",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "scikit-image>=0.22"],
+    },
+    entry_points={
+        "console_scripts": [
+            "irodori-train=train:main",
+        ],
+    },
+)

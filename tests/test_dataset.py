@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import augment
+from pipeline.config import PipelineConfig
+from pipeline.dataset import build_dataset, lab_example, split_train_val
+from pipeline.decode import list_image_files
+
+CFG = PipelineConfig(image_size=32, batch_size=4, seed=7)
+
+
+@pytest.fixture(scope="module")
+def paths(synthetic_folder):
+    return list_image_files(synthetic_folder)
+
+
+def test_training_batches_have_exact_spec_and_ranges(paths):
+    dataset = build_dataset(paths, CFG, training=True)
+    assert dataset.element_spec == (
+        tf.TensorSpec((4, 32, 32, 1), tf.float32),
+        tf.TensorSpec((4, 32, 32, 2), tf.float32),
+    )
+    lightness, ab = next(iter(dataset))
+    assert -1.0 <= lightness.numpy().min() and lightness.numpy().max() <= 1.0
+    assert -1.0 <= ab.numpy().min() and ab.numpy().max() <= 1.0
+    assert ab.numpy().std() > 0.05  # the synthetic art is colourful, not gray
+
+
+def test_same_seed_same_batches_other_seed_other_batches(paths):
+    def first_batches(seed):
+        cfg = PipelineConfig(image_size=32, batch_size=4, seed=seed)
+        return [b[1].numpy() for b in build_dataset(paths, cfg, training=True).take(3)]
+
+    for a, b in zip(first_batches(7), first_batches(7)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(first_batches(7)[0], first_batches(8)[0])
+
+
+def test_validation_is_one_ordered_pass_with_partial_last_batch(paths):
+    dataset = build_dataset(paths[:6], CFG, training=False)
+    sizes = [int(b[0].shape[0]) for b in dataset]
+    assert sizes == [4, 2]
+    again = [b[0].numpy() for b in build_dataset(paths[:6], CFG, training=False)]
+    np.testing.assert_array_equal(again[0], next(iter(dataset))[0].numpy())
+
+
+def test_flipping_the_rgb_flips_l_and_ab():
+    rgb = tf.random.stateless_uniform((16, 16, 3), seed=(5, 6))
+    lightness, ab = lab_example(rgb)
+    flipped_l, flipped_ab = lab_example(tf.image.flip_left_right(rgb))
+    np.testing.assert_allclose(flipped_l.numpy(), lightness.numpy()[:, ::-1], atol=1e-5)
+    np.testing.assert_allclose(flipped_ab.numpy(), ab.numpy()[:, ::-1], atol=1e-5)
+
+
+def test_jitter_crops_from_the_image_and_flips_about_half_the_time():
+    image = tf.reshape(tf.range(10 * 10 * 3, dtype=tf.float32), (10, 10, 3))
+    flips = 0
+    for index in range(40):
+        crop = augment.random_jitter(image, 8, tf.constant([1, index], tf.int64)).numpy()
+        unflipped = crop if crop[0, 0, 0] < crop[0, -1, 0] else crop[:, ::-1]
+        flips += crop[0, 0, 0] > crop[0, -1, 0]
+        top, left = divmod(int(unflipped[0, 0, 0]) // 3, 10)
+        np.testing.assert_array_equal(unflipped, image.numpy()[top : top + 8, left : left + 8])
+    assert 8 <= flips <= 32
+
+
+def test_resize_keeps_aspect_ratio_and_centre_crop_is_square():
+    image = tf.zeros((100, 300, 3))
+    resized = augment.resize_shorter_side(image, 36)
+    assert resized.shape == (36, 108, 3)
+    assert augment.center_crop(resized, 32).shape == (32, 32, 3)
+
+
+def test_split_is_deterministic_disjoint_and_stable_under_additions(tmp_path):
+    names = [str(tmp_path / f"img_{i:03d}.png") for i in range(200)]
+    train, val = split_train_val(names, 0.1, root=str(tmp_path))
+    assert set(train).isdisjoint(val) and sorted(train + val) == sorted(names)
+    assert 8 <= len(val) <= 35
+    assert split_train_val(names, 0.1, root=str(tmp_path)) == (train, val)
+    more_train, more_val = split_train_val(names + [str(tmp_path / "new.png")], 0.1, root=str(tmp_path))
+    assert set(val) <= set(more_val) and set(train) <= set(more_train)
+
+
+def test_tiny_split_keeps_one_validation_image():
+    train, val = split_train_val(["a.png", "b.png", "c.png"], 0.01)
+    assert len(val) == 1 and len(train) == 2
+    assert split_train_val(["a.png"], 0.5) == (["a.png"], [])
+    assert split_train_val(["a.png", "b.png"], 0.0) == (["a.png", "b.png"], [])
+
+
+def test_config_rejects_bad_values_with_named_message():
+    with pytest.raises(ValueError, match="load_size=16, image_size=32"):
+        PipelineConfig(image_size=32, load_size=16)
+    with pytest.raises(ValueError, match="val_fraction=1.0"):
+        PipelineConfig(val_fraction=1.0)
+    assert PipelineConfig(image_size=256).resolved_load_size == 286
