@@ -18,7 +18,7 @@ setup(
         "opencv-python-headless>=4.8,<6",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-image>=0.22"],
+        "test": ["pytest>=8", "scikit-image>=0.22", "pillow>=10"],
     },
     entry_points={
         "console_scripts": [

@@ -62,6 +62,8 @@ def build_parser():
     data.add_argument("--data", help="folder (searched recursively), glob or file of colour images: "
                       "PNG, JPEG, WebP, BMP, GIF; unreadable files are skipped with a warning. "
                       "Default: the embedded synthetic data")
+    data.add_argument("--demo-images", type=int, default=DEMO_IMAGES,
+                      help="how many synthetic pictures to draw when --data is not given")
     data.add_argument("--out", help="run directory (default: runs/<data folder name>, or runs/demo)")
     data.add_argument("--image-size", type=int, help="training crop side in px (demo 64, data 256)")
     data.add_argument("--load-size", type=int, help="side before the random crop (default image size x 286/256)")
@@ -128,6 +130,8 @@ def resolve_configs(args):
                             lambda_l1=args.lambda_l1, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
                             seed=args.seed, verbose=args.verbose)
+    if args.demo_images < 2:
+        raise ValueError(f"demo_images must be >= 2; received demo_images={args.demo_images}")
     if train_cfg.epochs < 1 or train_cfg.l1_pretrain_epochs < 0:
         raise ValueError(f"epochs must be >= 1 and l1_pretrain_epochs >= 0; received epochs="
                          f"{train_cfg.epochs}, l1_pretrain_epochs={train_cfg.l1_pretrain_epochs}")
@@ -166,7 +170,7 @@ def find_training_images(args, out, image_size):
     if args.data is None:
         # Drawn larger than the crops so that resizing and jitter behave as on real art.
         folder = os.path.join(out, "synthetic_data")
-        paths = synthetic.write_dataset(folder, DEMO_IMAGES, size=image_size * 2, seed=0)
+        paths = synthetic.write_dataset(folder, args.demo_images, size=image_size * 2, seed=0)
         return paths, folder
     paths = decode.list_image_files(args.data)
     good, _ = decode.find_decodable(paths)
@@ -201,7 +205,8 @@ def run(args):
     pipeline_cfg, model_cfg, train_cfg = resolve_configs(args)
     out = args.out or default_out(args.data)
     os.makedirs(out, exist_ok=True)
-    resolved = {"data": {"data": args.data}, "pipeline": dataclasses.asdict(pipeline_cfg),
+    resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images},
+                "pipeline": dataclasses.asdict(pipeline_cfg),
                 "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)}
     write_or_check_config(out, resolved)
 

@@ -1,0 +1,110 @@
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import train
+from tests.conftest import write_rgb
+
+TINY = ["--image-size", "32", "--num-downs", "5", "--ngf", "8", "--ndf", "8", "--batch-size", "4",
+        "--steps-per-epoch", "3", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """A two-epoch run on 16 synthetic pictures, made as one epoch and then a resumed second."""
+    out = str(tmp_path_factory.mktemp("run") / "demo")
+    argv = TINY + ["--out", out, "--demo-images", "16", "--l1-pretrain-epochs", "1"]
+    first = train.main(argv + ["--epochs", "1"])
+    with open(os.path.join(out, "history.csv")) as f:
+        rows_after_first = list(csv.DictReader(f))
+    return out, argv, first, rows_after_first
+
+
+def test_run_writes_every_artefact(demo_run):
+    out, argv, first, _ = demo_run
+    assert first == 0
+    assert train.main(argv + ["--epochs", "2"]) == 0
+    for name in ["config.json", "history.csv", "generator.keras", "samples/epoch_001.png",
+                 "samples/epoch_002.png", "checkpoints/checkpoint"]:
+        assert os.path.exists(os.path.join(out, name)), name
+    assert len(os.listdir(os.path.join(out, "synthetic_data"))) == 16
+    events = [f for root, _, files in os.walk(os.path.join(out, "logs")) for f in files if "tfevents" in f]
+    assert len(events) >= 2  # Keras scalars and our image summaries
+
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["pipeline"]["image_size"] == 32 and config["model"]["num_downs"] == 5
+    assert config["train"]["epochs"] == 2 and config["train"]["l1_pretrain_epochs"] == 1
+
+    with open(os.path.join(out, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert set(rows[0]) == {"epoch", "d_loss", "g_gan", "g_l1", "g_total",
+                            "val_d_loss", "val_g_gan", "val_g_l1", "val_g_total"}
+    assert float(rows[0]["d_loss"]) == 0.0  # L1 pretraining epoch
+    assert float(rows[1]["d_loss"]) > 0.0 and np.isfinite(float(rows[1]["g_total"]))
+
+    grid = keras.utils.load_img(os.path.join(out, "samples", "epoch_002.png"))
+    assert grid.size == (3 * 128, 3 * 128)  # 3 panels x 3 validation images, 32 px shown at 4x
+
+    generator = keras.models.load_model(os.path.join(out, "generator.keras"))
+    assert generator(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 32, 32, 2)
+
+
+def test_resume_continues_from_the_checkpoint(demo_run, capsys):
+    out, argv, _, rows_after_first = demo_run
+    assert [row["epoch"] for row in rows_after_first] == ["0"]
+    reader = tf.train.load_checkpoint(os.path.join(out, "checkpoints"))
+    assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 2
+    # 3 steps per epoch: both epochs stepped G; only the adversarial one stepped D.
+    assert reader.get_tensor("g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
+    assert reader.get_tensor("d_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3
+    # Running the finished command once more trains nothing and says where it resumed.
+    assert train.main(argv + ["--epochs", "2"]) == 0
+    assert "resumed from epoch 2" in capsys.readouterr().out
+    assert tf.train.load_checkpoint(os.path.join(out, "checkpoints")).get_tensor(
+        "g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
+
+
+def test_resuming_with_other_settings_is_refused(demo_run, capsys):
+    out, argv, _, _ = demo_run
+    assert train.main(argv + ["--epochs", "2", "--lambda-l1", "10"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "lambda_l1 100.0 -> 10.0" in error
+
+
+def test_own_folder_with_bad_files_trains_and_reports(tmp_path, capsys):
+    from pipeline.synthetic import draw_image
+
+    data = tmp_path / "art"
+    data.mkdir()
+    for index in range(6):
+        write_rgb(data / f"pic{index}.png", draw_image(index, size=40, seed=1))
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = str(tmp_path / "run")
+    assert train.main(TINY + ["--data", str(data), "--out", out, "--epochs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: skipping" in captured.err and "broken.png" in captured.err
+    assert "skipped 1 of 7 files" in captured.err
+    assert "5 training and 1 validation images" in captured.out
+
+
+def test_empty_folder_is_one_clear_error(tmp_path, capsys):
+    assert train.main(TINY + ["--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("irodori-train: error: no image files") and "\n" not in error
+
+
+def test_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ["--data", "--out", "--image-size", "--batch-size", "--epochs", "--steps-per-epoch", "--ngf",
+                 "--num-downs", "--upsample", "--gan-mode", "--lambda-l1", "--lr-g", "--lr-d", "--beta1",
+                 "--init", "--val-fraction", "--seed", "--l1-pretrain-epochs"]:
+        assert flag in text, flag
