@@ -16,6 +16,7 @@ setup(
         "tensorboard>=2.20,<3",
         "numpy>=1.26,<3",
         "opencv-python-headless>=4.8,<6",
+        "ai-edge-litert>=2.0,<3",
     ],
     extras_require={
         "test": ["pytest>=8", "scikit-image>=0.22", "pillow>=10"],
@@ -23,6 +24,8 @@ setup(
     entry_points={
         "console_scripts": [
             "irodori-train=train:main",
+            "irodori-export=export.run_export:main",
+            "irodori-colorize=export.colorize:main",
         ],
     },
 )

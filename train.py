@@ -101,6 +101,8 @@ def build_parser():
     opt.add_argument("--label-smoothing", type=float, default=0.0,
                      help="one-sided label smoothing: real pairs are labelled 1 - this")
     opt.add_argument("--n-critic", type=int, help="discriminator steps per generator step (default 5 for wgangp, else 1)")
+    opt.add_argument("--quantize", action="append", choices=["dynamic", "int8"], default=[],
+                     help="also export this TFLite variant besides fp32 and fp16 (repeatable)")
     opt.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and augmentation")
     opt.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                      help="Keras fit verbosity: 1 progress bar, 2 one line per epoch")
@@ -280,6 +282,10 @@ def run(args):
     generator.save(generator_path + ".tmp.keras")
     os.replace(generator_path + ".tmp.keras", generator_path)
     print(f"generator saved to {generator_path}")
+
+    from export.run_export import export_run
+
+    export_run(out, generator=generator, quantize=args.quantize, sample_image=(val_paths or train_paths)[0])
     return out
 
 

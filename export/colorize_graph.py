@@ -1,0 +1,45 @@
+"""The colourising computation around a generator, as TF ops that serialise into a SavedModel.
+
+Any resolution: the network runs at its trained size, its a*b* prediction is upsampled to
+the input's size and recombined with the input's own full-resolution L*, so the artist's
+line detail is kept exactly and only colour is added.
+"""
+
+import tensorflow as tf
+
+from pipeline import color
+
+
+def to_float_rgb(images):
+    """uint8 [N, H, W, 1 or 3] -> float RGB [N, H, W, 3] in [0, 1]; other channel counts fail."""
+    channels = tf.shape(images)[-1]
+    tf.debugging.assert_equal(
+        tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
+        message="images must have 1 (gray) or 3 (RGB) channels")
+    rgb = tf.cond(tf.equal(channels, 1), lambda: tf.tile(images, [1, 1, 1, 3]), lambda: images)
+    return tf.cast(rgb, tf.float32) / 255.0
+
+
+def colorize_rgb(network, rgb, model_size, saturation=1.0):
+    """float RGB [N, H, W, 3] in [0, 1] (any H, W) -> colourised float RGB, same shape.
+
+    network: callable, normalised L [N, S, S, 1] -> normalised ab [N, S, S, 2] (a Keras
+    generator in inference mode, or a TFLite interpreter wrapped as a function).
+    """
+    lab = color.rgb_to_lab(rgb)
+    full_l = lab[..., :1]
+    small = tf.image.resize(rgb, [model_size, model_size], method="area")
+    small_l = color.normalize_l(color.rgb_to_lab(small)[..., :1])
+    ab = network(small_l)
+    ab = tf.image.resize(ab, tf.shape(rgb)[1:3], method="bilinear") * saturation
+    return color.lab_to_rgb(tf.concat([full_l, color.denormalize_ab(ab)], axis=-1))
+
+
+def to_uint8(rgb):
+    return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+def colorize_uint8(generator, images, model_size, saturation=1.0):
+    """uint8 [N, H, W, 1 or 3] -> uint8 RGB [N, H, W, 3]: the eager reference of the export."""
+    network = lambda condition: generator(condition, training=False)  # noqa: E731
+    return to_uint8(colorize_rgb(network, to_float_rgb(images), model_size, saturation))

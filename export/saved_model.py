@@ -1,0 +1,92 @@
+"""SavedModel export for TF Serving, with pre/post-processing inside the graph.
+
+Signatures (a client needs only TensorFlow or TF Serving, no Irodori, no tensorflow-io):
+  serving_default:   images uint8 [N, H, W, 1|3]               -> colorized uint8 [N, H, W, 3]
+  colorize_tuned:    images uint8 [N, H, W, 1|3], saturation float32 [] -> colorized
+  colorize_bytes:    image_bytes string [N] (PNG/JPEG/WebP/...)  -> colorized_png string [N]
+Layout: <export_dir>/<model_name>/<version>/ as TF Serving expects, plus models.config.
+"""
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from export.colorize_graph import colorize_rgb, colorize_uint8, to_uint8
+from pipeline.decode import decode_image
+
+
+class ColorizerModule(tf.Module):
+    """Holds the generator and the serving functions."""
+
+    def __init__(self, generator, model_size):
+        super().__init__(name="irodori_colorizer")
+        self.generator = generator
+        self.model_size = int(model_size)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
+    def serve_images(self, images):
+        return {"colorized": colorize_uint8(self.generator, images, self.model_size)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images"),
+                                  tf.TensorSpec([], tf.float32, name="saturation")])
+    def serve_tuned(self, images, saturation):
+        return {"colorized": colorize_uint8(self.generator, images, self.model_size, saturation)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        def one(contents):
+            rgb = decode_image(contents)[None]
+            network = lambda condition: self.generator(condition, training=False)  # noqa: E731
+            colored = to_uint8(colorize_rgb(network, rgb, self.model_size))[0]
+            return tf.io.encode_png(colored)
+
+        return {"colorized_png": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+
+
+def next_version(model_dir):
+    """1 + the highest integer version directory in model_dir (1 for a new model)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(name) for name in os.listdir(model_dir) if name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def write_models_config(export_dir, model_name):
+    """models.config for `tensorflow_model_server --model_config_file`, paths as mounted at /models."""
+    text = ("model_config_list {\n  config {\n"
+            f'    name: "{model_name}"\n    base_path: "/models/{model_name}"\n'
+            '    model_platform: "tensorflow"\n  }\n}\n')
+    path = os.path.join(export_dir, "models.config")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def export_saved_model(generator, export_dir, model_size, model_name="irodori"):
+    """Write a new version of the colouriser; returns its directory.
+
+    The SavedModel is written into a temporary directory beside the target and renamed
+    into place, so an existing version is never overwritten and a half-written one never
+    appears under a version number.
+    """
+    model_dir = os.path.join(export_dir, model_name)
+    os.makedirs(model_dir, exist_ok=True)
+    module = ColorizerModule(generator, model_size)
+    signatures = {
+        "serving_default": module.serve_images.get_concrete_function(),
+        "colorize_tuned": module.serve_tuned.get_concrete_function(),
+        "colorize_bytes": module.serve_bytes.get_concrete_function(),
+    }
+    staging = tempfile.mkdtemp(prefix=".staging-", dir=model_dir)
+    try:
+        tf.saved_model.save(module, staging, signatures=signatures)
+        version = next_version(model_dir)
+        target = os.path.join(model_dir, str(version))
+        os.rename(staging, target)  # fails rather than replaces if the version appeared meanwhile
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_models_config(export_dir, model_name)
+    return target
