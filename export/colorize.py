@@ -94,7 +94,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from pipeline.decode import decode_image, list_image_files
+    from pipeline.decode import decode_image, list_image_files, short_error
 
     paths = []
     for source in args.inputs:
@@ -121,7 +121,7 @@ def main(argv=None):
             tf.io.write_file(output_path(args.out, path, used), tf.io.encode_png(colored))
         except tf.errors.OpError as error:
             failed += 1
-            print(f"\nwarning: skipping {path}: {error.message.strip().splitlines()[-1][:160]}", file=sys.stderr)
+            print(f"\nwarning: skipping {path}: {short_error(error)}", file=sys.stderr)
         progress.add(1)
     print(f"coloured {len(paths) - failed} of {len(paths)} images into {args.out}"
           + (f"; {failed} skipped" if failed else ""))

@@ -78,6 +78,14 @@ def list_image_files(source):
     return images
 
 
+def short_error(error):
+    """The readable last line of a TF error, without its "{{function_node ...}}" prefix."""
+    message = error.message.strip().splitlines()[-1] if error.message.strip() else type(error).__name__
+    if message.startswith("{{"):
+        message = message.split("}}", 1)[-1].strip()
+    return message[:160]
+
+
 def _decode_error(path):
     """The decoder's own one-line complaint about a file (eager, only for failures)."""
     try:
@@ -86,7 +94,7 @@ def _decode_error(path):
             return "empty file"
         decode_image(contents)
     except tf.errors.OpError as error:
-        return error.message.strip().splitlines()[-1][:160]
+        return short_error(error)
     return "unreadable"
 
 

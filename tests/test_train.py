@@ -30,7 +30,9 @@ def test_run_writes_every_artefact(demo_run):
     assert first == 0
     assert train.main(argv + ["--epochs", "2"]) == 0
     for name in ["config.json", "history.csv", "generator.keras", "samples/epoch_001.png",
-                 "samples/epoch_002.png", "checkpoints/checkpoint"]:
+                 "samples/epoch_002.png", "checkpoints/checkpoint", "colorized_sample.png",
+                 "export/models.config", "export/irodori/1/saved_model.pb", "export/irodori/2/saved_model.pb",
+                 "export/tflite/model_fp32.tflite", "export/tflite/model_fp16.tflite"]:
         assert os.path.exists(os.path.join(out, name)), name
     assert len(os.listdir(os.path.join(out, "synthetic_data"))) == 16
     events = [f for root, _, files in os.walk(os.path.join(out, "logs")) for f in files if "tfevents" in f]
@@ -53,6 +55,8 @@ def test_run_writes_every_artefact(demo_run):
 
     generator = keras.models.load_model(os.path.join(out, "generator.keras"))
     assert generator(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 32, 32, 2)
+    # gray input | colourised | original, each at the validation picture's own 64 px size
+    assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (3 * 64, 64)
 
 
 def test_resume_continues_from_the_checkpoint(demo_run, capsys):
