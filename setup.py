@@ -19,7 +19,8 @@ setup(
         "ai-edge-litert>=2.0,<3",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-image>=0.22", "pillow>=10"],
+        "serving": ["tensorflow-serving-api>=2.21,<2.22"],
+        "test": ["pytest>=8", "scikit-image>=0.22", "pillow>=10", "tensorflow-serving-api>=2.21,<2.22"],
     },
     entry_points={
         "console_scripts": [

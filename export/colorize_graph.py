@@ -13,10 +13,11 @@ from pipeline import color
 def to_float_rgb(images):
     """uint8 [N, H, W, 1 or 3] -> float RGB [N, H, W, 3] in [0, 1]; other channel counts fail."""
     channels = tf.shape(images)[-1]
-    tf.debugging.assert_equal(
+    check = tf.debugging.assert_equal(
         tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
         message="images must have 1 (gray) or 3 (RGB) channels")
-    rgb = tf.cond(tf.equal(channels, 1), lambda: tf.tile(images, [1, 1, 1, 3]), lambda: images)
+    with tf.control_dependencies([check]):  # report this before any op fails on the shape
+        rgb = tf.cond(tf.equal(channels, 1), lambda: tf.tile(images, [1, 1, 1, 3]), lambda: tf.identity(images))
     return tf.cast(rgb, tf.float32) / 255.0
 
 

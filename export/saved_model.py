@@ -3,7 +3,7 @@
 Signatures (a client needs only TensorFlow or TF Serving, no Irodori, no tensorflow-io):
   serving_default:   images uint8 [N, H, W, 1|3]               -> colorized uint8 [N, H, W, 3]
   colorize_tuned:    images uint8 [N, H, W, 1|3], saturation float32 [] -> colorized
-  colorize_bytes:    image_bytes string [N] (PNG/JPEG/WebP/...)  -> colorized_png string [N]
+  colorize_bytes:    image_bytes string [N] (PNG/JPEG/WebP/...)  -> png_bytes string [N]
 Layout: <export_dir>/<model_name>/<version>/ as TF Serving expects, plus models.config.
 """
 
@@ -42,7 +42,7 @@ class ColorizerModule(tf.Module):
             colored = to_uint8(colorize_rgb(network, rgb, self.model_size))[0]
             return tf.io.encode_png(colored)
 
-        return {"colorized_png": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+        return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
 
 
 def next_version(model_dir):

@@ -87,7 +87,7 @@ def test_bytes_signature_round_trip(exported):
     model = tf.saved_model.load(exported[1])
     image = np.random.default_rng(3).integers(0, 256, size=(36, 52, 3), dtype=np.uint8)
     encoded = [tf.io.encode_png(image).numpy(), tf.io.encode_jpeg(image).numpy()]
-    result = model.signatures["colorize_bytes"](image_bytes=tf.constant(encoded))["colorized_png"].numpy()
+    result = model.signatures["colorize_bytes"](image_bytes=tf.constant(encoded))["png_bytes"].numpy()
     assert len(result) == 2
     from_png = tf.io.decode_png(result[0]).numpy()
     assert from_png.shape == (36, 52, 3)
@@ -174,3 +174,67 @@ def test_colorize_without_any_model_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert colorize.main([str(tmp_path), "-o", str(tmp_path / "out")]) == 2
     assert "no exported model under runs/" in capsys.readouterr().err
+
+
+def serve_grpc(model, request):
+    """What tensorflow_model_server does with a PredictRequest, done on the reloaded SavedModel."""
+    from tensorflow_serving.apis import predict_pb2
+
+    signature = model.signatures[request.model_spec.signature_name]
+    inputs = {name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()}
+    response = predict_pb2.PredictResponse()
+    for name, value in signature(**inputs).items():
+        response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+    return response
+
+
+def serve_rest(model, body):
+    """What TF Serving's REST API does with a columnar :predict body (b64 in, *_bytes out as b64)."""
+    import base64
+
+    signature = model.signatures[body["signature_name"]]
+    inputs = {}
+    for name, value in body["inputs"].items():
+        spec = signature.structured_input_signature[1][name]
+        if spec.dtype == tf.string:
+            value = [base64.b64decode(item["b64"]) for item in value]
+        inputs[name] = tf.constant(value, dtype=spec.dtype)
+    outputs = {}
+    for name, value in signature(**inputs).items():
+        value = value.numpy()
+        outputs[name] = ([{"b64": base64.b64encode(v).decode()} for v in value] if name.endswith("_bytes")
+                         else value.tolist())
+    return {"outputs": outputs}
+
+
+def test_serving_client_requests_give_the_signature_results(exported):
+    pytest.importorskip("tensorflow_serving")
+    from export import serving_client
+
+    model = tf.saved_model.load(exported[1])
+    images = np.random.default_rng(9).integers(0, 256, size=(2, 32, 40, 3), dtype=np.uint8)
+    direct = model.signatures["serving_default"](images=tf.constant(images))["colorized"].numpy()
+    png = tf.io.encode_png(images[0]).numpy()
+
+    via_grpc = serving_client.parse_grpc_response(serve_grpc(model, serving_client.grpc_request(images=images)))
+    np.testing.assert_array_equal(via_grpc, direct)
+    via_rest = serving_client.parse_rest_response(serve_rest(model, serving_client.rest_request(images=images)))
+    np.testing.assert_array_equal(via_rest, direct)
+
+    tuned = serving_client.parse_rest_response(
+        serve_rest(model, serving_client.rest_request(images=images, saturation=1.0)))
+    np.testing.assert_array_equal(tuned, direct)
+
+    for pngs in (serving_client.parse_grpc_response(serve_grpc(model, serving_client.grpc_request(encoded_images=[png]))),
+                 serving_client.parse_rest_response(serve_rest(model, serving_client.rest_request(encoded_images=[png])))):
+        assert len(pngs) == 1
+        assert np.abs(tf.io.decode_png(pngs[0]).numpy().astype(int) - direct[0]).max() <= 1
+
+
+def test_serving_client_rejects_bad_images():
+    from export import serving_client
+
+    with pytest.raises(ValueError, match="uint8 \\[N, H, W, 1 or 3\\]; received float32"):
+        serving_client.rest_request(images=np.zeros((1, 8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="exactly one"):
+        serving_client.rest_request()
