@@ -7,6 +7,7 @@
 """
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -28,11 +29,13 @@ def representative_conditions(config, count=32):
     """Network inputs from the run's own data and validation transform, for int8 calibration."""
     from pipeline.config import PipelineConfig
     from pipeline.dataset import build_dataset
-    from pipeline.decode import list_image_files
+    from pipeline.decode import find_decodable, list_image_files
 
     source = config["data"]["data"] or os.path.join(config["run_dir"], "synthetic_data")
     pipeline_cfg = PipelineConfig(**{**config["pipeline"], "batch_size": 1})
-    paths = list_image_files(source)[:count]
+    # Bad files were reported when the run trained; skip them quietly here.
+    paths, _ = find_decodable(list_image_files(source)[: count * 2], log=io.StringIO())
+    paths = paths[:count]
     return [condition.numpy() for condition, _ in build_dataset(paths, pipeline_cfg, training=False)]
 
 
@@ -68,14 +71,23 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
     saved_model_dir = export_saved_model(generator, export_dir, size)
     log(f"SavedModel written to {saved_model_dir}")
     written = {"saved_model": saved_model_dir}
+    conditions = representative_conditions(config)
+    models, report = {}, {}
     for quantization in ("none", "fp16", *quantize):
-        inputs = representative_conditions(config) if quantization == "int8" else None
-        data = tflite.convert(generator, size, quantization, representative_inputs=inputs)
+        inputs = conditions if quantization == "int8" else None
+        models[quantization] = tflite.convert(generator, size, quantization, representative_inputs=inputs)
         name = "fp32" if quantization == "none" else quantization
         path = os.path.join(export_dir, "tflite", f"model_{name}.tflite")
-        _write_bytes(path, data)
-        log(f"TFLite {name} written to {path} ({len(data) / 2**20:.1f} MiB)")
+        _write_bytes(path, models[quantization])
+        psnr = tflite.psnr_against(models["none"], models[quantization], conditions[:8])
+        report[name] = {"path": path, "bytes": len(models[quantization]),
+                        "size_vs_fp32": len(models[quantization]) / len(models["none"]),
+                        "psnr_vs_fp32_db": None if psnr == float("inf") else round(psnr, 2)}
+        log(f"TFLite {name} written to {path} ({len(models[quantization]) / 2**20:.1f} MiB"
+            + ("" if quantization == "none" else f", {report[name]['size_vs_fp32']:.2f}x fp32, "
+               f"PSNR {psnr:.1f} dB against fp32 on {len(conditions[:8])} images") + ")")
         written[name] = path
+    _write_bytes(os.path.join(export_dir, "tflite", "report.json"), json.dumps(report, indent=2).encode())
     if sample_image:
         written["sample"] = write_sample(saved_model_dir, sample_image, os.path.join(run_dir, "colorized_sample.png"))
         log(f"colourised sample written to {written['sample']}")

@@ -96,3 +96,14 @@ def run(model_interpreter, condition):
     model_interpreter.set_tensor(input_detail["index"], np.asarray(condition, np.float32))
     model_interpreter.invoke()
     return model_interpreter.get_tensor(model_interpreter.get_output_details()[0]["index"])
+
+
+def psnr_against(reference_model, model, conditions):
+    """Mean PSNR (dB) of a model's outputs against a reference model's, over conditions.
+
+    Outputs are in [-1, 1], so the peak-to-peak range is 2. Identical outputs give inf.
+    """
+    reference, other = interpreter(reference_model), interpreter(model)
+    errors = [np.mean((run(reference, c) - run(other, c)) ** 2) for c in conditions]
+    mse = float(np.mean(errors))
+    return float("inf") if mse == 0 else float(10 * np.log10(4.0 / mse))

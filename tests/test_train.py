@@ -55,6 +55,10 @@ def test_run_writes_every_artefact(demo_run):
 
     generator = keras.models.load_model(os.path.join(out, "generator.keras"))
     assert generator(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 32, 32, 2)
+    report = json.load(open(os.path.join(out, "export", "tflite", "report.json")))
+    assert sorted(report) == ["fp16", "fp32"]
+    assert report["fp32"]["psnr_vs_fp32_db"] is None and report["fp16"]["psnr_vs_fp32_db"] > 40
+    assert report["fp16"]["size_vs_fp32"] < 0.55
     # gray input | colourised | original, each at the validation picture's own 64 px size
     assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (3 * 64, 64)
 
