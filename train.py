@@ -105,7 +105,7 @@ def build_parser():
                      help="also export this TFLite variant besides fp32 and fp16 (repeatable)")
     opt.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and augmentation")
     opt.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
-                     help="Keras fit verbosity: 1 progress bar, 2 one line per epoch")
+                     help="Keras fit verbosity: 1 progress bar, 2 one line per epoch; auto = 1 on a terminal, else 2")
     return parser
 
 
@@ -260,7 +260,8 @@ def run(args):
         SampleGrid(sample_condition, sample_target, render, os.path.join(out, "samples"), log_dir),
         EpochCheckpoint(manager, finished),
     ]
-    verbose = int(train_cfg.verbose) if train_cfg.verbose != "auto" else "auto"
+    # A progress bar redrawn into a log file is unreadable: one line per epoch there.
+    verbose = int(train_cfg.verbose) if train_cfg.verbose != "auto" else (1 if sys.stdout.isatty() else 2)
     phases = [(False, train_cfg.l1_pretrain_epochs), (True, train_cfg.epochs)]
     began = time.time()
     for adversarial, phase_end in phases:
