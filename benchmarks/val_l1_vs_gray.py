@@ -1,0 +1,43 @@
+"""Validation a*b* L1 of a run's generator against the gray baseline (a*b* = 0).
+
+    python benchmarks/val_l1_vs_gray.py runs/demo
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import model.unet  # noqa: E402,F401  (registers the generator class)
+from pipeline.config import PipelineConfig  # noqa: E402
+from pipeline.dataset import build_dataset, split_train_val  # noqa: E402
+from pipeline.decode import find_decodable, list_image_files  # noqa: E402
+
+
+def main(run_dir):
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    source = config["data"]["data"] or os.path.join(run_dir, "synthetic_data")
+    paths, _ = find_decodable(list_image_files(source))
+    root = source if os.path.isdir(source) else None
+    _, val_paths = split_train_val(paths, config["pipeline"]["val_fraction"], root=root)
+    generator = keras.models.load_model(os.path.join(run_dir, "generator.keras"))
+    dataset = build_dataset(val_paths, PipelineConfig(**{**config["pipeline"], "batch_size": 16}), training=False)
+    model_errors, gray_errors, counts = [], [], []
+    for lightness, ab in dataset:
+        model_errors.append(float(np.abs(generator(lightness, training=False).numpy() - ab).mean()))
+        gray_errors.append(float(np.abs(ab.numpy()).mean()))
+        counts.append(int(lightness.shape[0]))
+    model_l1 = np.average(model_errors, weights=counts)
+    gray_l1 = np.average(gray_errors, weights=counts)
+    print(f"{len(val_paths)} validation images: generator L1 {model_l1:.3f}, gray baseline L1 {gray_l1:.3f}, "
+          f"ratio {model_l1 / gray_l1:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
