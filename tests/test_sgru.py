@@ -1,0 +1,103 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from model import perceptual
+from model.sgru import SGRUGenerator
+
+
+@pytest.fixture(scope="module")
+def sgru():
+    keras.utils.set_random_seed(2)
+    return SGRUGenerator(image_size=32, num_levels=3, filters=8, num_outputs=9)
+
+
+@pytest.fixture(scope="module")
+def features():
+    keras.utils.set_random_seed(3)
+    return perceptual.vgg19_features(random_weights=True)
+
+
+def batch(*shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, size=shape).astype("float32")
+
+
+def test_sgru_output_shape_and_range(sgru):
+    output = sgru(batch(2, 32, 32, 1)).numpy()
+    assert output.shape == (2, 32, 32, 27)
+    assert np.abs(output).max() <= 1.0
+    assert sgru(batch(1, 48, 64, 1)).shape == (1, 48, 64, 27)
+
+
+def test_sgru_blocks_follow_the_paper(sgru):
+    names = {layer.name for layer in sgru.layers}
+    # each down block: residual path (two convs), swish gate, both max-pooled and concatenated
+    for part in ("down0_conv_a", "down0_conv_b", "down0_gate", "down0_swish", "down0_pool_res",
+                 "down0_pool_gate", "up0_up_res", "up0_up_gate"):
+        assert part in names
+    assert sgru.get_layer("down0_gate").activation.__name__ == "sigmoid"
+    assert sgru.get_layer("down0_concat").output.shape[-1] == 16  # 8 channels -> 2 x 8
+    assert sgru.get_layer("down2_concat").output.shape[-1] == 64
+
+
+def test_sgru_config_round_trip_and_save(sgru, tmp_path):
+    clone = SGRUGenerator.from_config(sgru.get_config())
+    assert clone.get_config() == sgru.get_config()
+    path = str(tmp_path / "sgru.keras")
+    sgru.save(path)
+    sketch = batch(1, 32, 32, 1)
+    np.testing.assert_allclose(keras.models.load_model(path)(sketch), sgru(sketch), atol=1e-6)
+    with pytest.raises(ValueError, match="received image_size=36, num_levels=3"):
+        SGRUGenerator(image_size=36, num_levels=3)
+
+
+def test_perceptual_loss_zero_for_identical_and_grows_with_difference(features):
+    sketch = batch(2, 32, 32, 1, seed=1)
+    target = batch(2, 32, 32, 3, seed=2)
+    noise = batch(2, 32, 32, 3, seed=3)
+    losses = [float(ops.mean(perceptual.perceptual_loss_per_sample(
+        features, sketch, target, np.clip(target + scale * noise, -1, 1)))) for scale in (0.0, 0.1, 0.3, 0.6)]
+    assert losses[0] == 0.0
+    assert losses[0] < losses[1] < losses[2] < losses[3]
+
+
+def test_sketch_lines_weigh_less_than_paper(features):
+    target = batch(1, 32, 32, 3, seed=4)
+    wrong = batch(1, 32, 32, 3, seed=5)
+    paper = np.ones((1, 32, 32, 1), "float32")
+    ink = -paper
+    on_paper = float(perceptual.perceptual_loss_per_sample(features, paper, target, wrong)[0])
+    on_ink = float(perceptual.perceptual_loss_per_sample(features, ink, target, wrong)[0])
+    assert on_ink == 0.0 and on_paper > 0.0
+
+
+def test_min_over_outputs_picks_the_closest(features):
+    sketch = batch(1, 32, 32, 1, seed=6)
+    target = batch(1, 32, 32, 3, seed=7)
+    far = batch(1, 32, 32, 3, seed=8)
+    near = np.clip(target + 0.05 * batch(1, 32, 32, 3, seed=9), -1, 1)
+    outputs = np.concatenate([far, near, -far], axis=-1)  # N = 3, the second is closest
+    per_output = np.array([float(perceptual.perceptual_loss_per_sample(features, sketch, target, o)[0])
+                           for o in (far, near, -far)])
+    assert per_output.argmin() == 1
+    total = float(perceptual.sgru_loss(features, sketch, target, outputs, num_outputs=3))
+    assert total == pytest.approx(0.999 * per_output[1] + 0.001 * per_output.mean(), rel=1e-4)
+
+
+def test_missing_vgg_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="save_weights.*--vgg-weights"):
+        perceptual.vgg19_features(str(tmp_path / "missing.weights.h5"))
+    with pytest.raises(FileNotFoundError, match="cannot be downloaded here"):
+        perceptual.vgg19_features(None)
+
+
+def test_vgg_weights_load_from_a_local_file(tmp_path):
+    keras.utils.set_random_seed(11)
+    vgg = keras.applications.VGG19(include_top=False, weights=None)
+    path = str(tmp_path / "vgg19.weights.h5")
+    vgg.save_weights(path)
+    loaded = perceptual.vgg19_features(path)
+    inner = [layer for layer in loaded.layers if isinstance(layer, keras.Model)][0]
+    np.testing.assert_array_equal(inner.get_layer("block1_conv2").kernel.numpy(),
+                                  vgg.get_layer("block1_conv2").kernel.numpy())
