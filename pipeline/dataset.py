@@ -9,7 +9,7 @@ import os
 
 import tensorflow as tf
 
-from pipeline import augment, color
+from pipeline import augment, color, sketch
 from pipeline.config import PipelineConfig
 from pipeline.decode import decode_image
 
@@ -36,9 +36,23 @@ def split_train_val(paths, val_fraction, root=None):
     return train, val
 
 
-def lab_example(rgb):
+def lab_example(rgb, seed=None):
     """Grayscale task: RGB in [0, 1] (..., 3) -> (L (..., 1), ab (..., 2)), both in [-1, 1]."""
     return color.rgb_to_model_lab(rgb)
+
+
+def sketch_example(method="random"):
+    """Sketch task: RGB in [0, 1] (H, W, 3) -> (line art (H, W, 1), RGB (H, W, 3)), both in [-1, 1].
+
+    Training (seeded) uses `method` with jitter; validation (seed None) uses plain XDoG
+    unless a fixed method is asked for, so validation numbers are comparable across epochs.
+    """
+    def make(rgb, seed=None):
+        fixed = "xdog" if method == "random" else method
+        lines = sketch.extract(rgb, method if seed is not None else fixed, seed)
+        return lines * 2.0 - 1.0, rgb * 2.0 - 1.0
+
+    return make
 
 
 def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example):
@@ -47,7 +61,8 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     Training: shuffled, repeated forever, random jitter + flip with per-element seeds
     [cfg.seed, element index], so the same seed gives the same batches. Validation:
     resize the shorter side and centre-crop, in file order, once.
-    make_example: maps an RGB image in [0, 1] to the (condition, target) pair.
+    make_example: (RGB image in [0, 1], seed or None) -> (condition, target); lab_example
+        for grayscale -> colour, sketch_example(...) for line art -> colour.
     """
     paths = list(paths)
     if not paths:
@@ -74,7 +89,8 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
 
         def transform(image, index):
             seed = tf.stack([tf.constant(cfg.seed, tf.int64), index])
-            return make_example(augment.random_jitter(image, size, seed, flip=cfg.flip))
+            jitter_seed, example_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+            return make_example(augment.random_jitter(image, size, jitter_seed, flip=cfg.flip), example_seed)
 
         examples = seeded.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     else:

@@ -95,3 +95,20 @@ def test_config_rejects_bad_values_with_named_message():
     with pytest.raises(ValueError, match="val_fraction=1.0"):
         PipelineConfig(val_fraction=1.0)
     assert PipelineConfig(image_size=256).resolved_load_size == 286
+
+
+def test_sketch_task_batches(paths):
+    from pipeline.dataset import sketch_example
+
+    dataset = build_dataset(paths, CFG, training=True, make_example=sketch_example("random"))
+    assert dataset.element_spec == (
+        tf.TensorSpec((4, 32, 32, 1), tf.float32),
+        tf.TensorSpec((4, 32, 32, 3), tf.float32),
+    )
+    lines, rgb = next(iter(dataset))
+    assert -1.0 <= lines.numpy().min() and lines.numpy().max() <= 1.0
+    assert np.median(lines.numpy()) > 0.8  # mostly white paper
+    assert -1.0 <= rgb.numpy().min() and rgb.numpy().max() <= 1.0
+    val = build_dataset(paths[:4], CFG, training=False, make_example=sketch_example("random"))
+    again = build_dataset(paths[:4], CFG, training=False, make_example=sketch_example("random"))
+    np.testing.assert_array_equal(next(iter(val))[0].numpy(), next(iter(again))[0].numpy())
