@@ -62,6 +62,12 @@ def build_parser():
     data.add_argument("--data", help="folder (searched recursively), glob or file of colour images: "
                       "PNG, JPEG, WebP, BMP, GIF; unreadable files are skipped with a warning. "
                       "Default: the embedded synthetic data")
+    data.add_argument("--task", choices=["gray", "sketch"], default="gray",
+                      help="gray: colour a grayscale picture (predict a*b* from L*); sketch: colour line art "
+                      "made from your colour images (predict RGB)")
+    data.add_argument("--sketch-method", choices=["random", "xdog", "morph"], default="random",
+                      help="how training line art is made: XDoG, morphological (dilate minus image) or "
+                      "a random choice per image; all with random line intensity")
     data.add_argument("--demo-images", type=int, default=DEMO_IMAGES,
                       help="how many synthetic pictures to draw when --data is not given")
     data.add_argument("--out", help="run directory (default: runs/<data folder name>, or runs/demo)")
@@ -202,12 +208,13 @@ def run(args):
     from model.pix2pix import Pix2Pix
     from model.unet import UNetGenerator
     from pipeline import color
-    from pipeline.dataset import build_dataset, split_train_val
+    from pipeline.dataset import build_dataset, lab_example, sketch_example, split_train_val
 
     pipeline_cfg, model_cfg, train_cfg = resolve_configs(args)
     out = args.out or default_out(args.data)
     os.makedirs(out, exist_ok=True)
-    resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images},
+    resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images,
+                         "task": args.task, "sketch_method": args.sketch_method if args.task == "sketch" else None},
                 "pipeline": dataclasses.asdict(pipeline_cfg),
                 "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)}
     write_or_check_config(out, resolved)
@@ -215,16 +222,20 @@ def run(args):
     paths, root = find_training_images(args, out, pipeline_cfg.image_size)
     train_paths, val_paths = split_train_val(paths, pipeline_cfg.val_fraction, root=root)
     print(f"{len(train_paths)} training and {len(val_paths)} validation images; run directory {out}")
-    train_ds = build_dataset(train_paths, pipeline_cfg, training=True)
-    val_ds = build_dataset(val_paths, pipeline_cfg, training=False) if val_paths else None
+    sketch_task = args.task == "sketch"
+    make_example = sketch_example(args.sketch_method) if sketch_task else lab_example
+    train_ds = build_dataset(train_paths, pipeline_cfg, training=True, make_example=make_example)
+    val_ds = build_dataset(val_paths, pipeline_cfg, training=False, make_example=make_example) if val_paths else None
+    target_channels = 3 if sketch_task else 2
     steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
 
     keras.utils.set_random_seed(train_cfg.seed)
     generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
                               ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
-                              dropout=model_cfg.dropout)
+                              dropout=model_cfg.dropout, out_channels=target_channels)
     discriminator = PatchGANDiscriminator(ndf=model_cfg.ndf, n_layers=model_cfg.n_layers_d,
-                                          norm=model_cfg.d_norm, init=model_cfg.init)
+                                          norm=model_cfg.d_norm, init=model_cfg.init,
+                                          target_channels=target_channels)
     pix2pix = Pix2Pix(generator, discriminator)
     g_optimizer = keras.optimizers.Adam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
     d_optimizer = keras.optimizers.Adam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
@@ -249,6 +260,8 @@ def run(args):
     sample_condition, sample_target = next(iter((val_ds or train_ds).unbatch().batch(4)))
 
     def render(condition, prediction, target):
+        if sketch_task:  # everything in [-1, 1]; the sketch is gray
+            return [(tensor + 1.0) * 0.5 for tensor in (tf.tile(condition, [1, 1, 1, 3]), prediction, target)]
         gray = color.model_lab_to_rgb(condition, tf.zeros_like(target))
         return gray, color.model_lab_to_rgb(condition, prediction), color.model_lab_to_rgb(condition, target)
 

@@ -38,6 +38,9 @@ class Colorizer:
 
             self.interpreter = tflite.interpreter(model_path)
             self.size = int(self.interpreter.get_input_details()[0]["shape"][1])
+            # a*b* (2 channels) means the grayscale task; RGB colourings mean sketches.
+            outputs = int(self.interpreter.get_output_details()[0]["shape"][-1])
+            self.task = "gray" if outputs == 2 else "sketch"
             self.kind = "tflite"
         else:
             self.signature = tf.saved_model.load(resolve_saved_model(model_path)).signatures["colorize_tuned"]
@@ -46,7 +49,7 @@ class Colorizer:
     def __call__(self, rgb, saturation):
         import tensorflow as tf
 
-        from export.colorize_graph import colorize_rgb, to_uint8
+        from export.colorize_graph import TASK_GRAPHS, to_uint8
 
         if self.kind == "saved_model":
             images = to_uint8(rgb)
@@ -56,7 +59,7 @@ class Colorizer:
         def network(condition):
             return tf.constant(tflite.run(self.interpreter, condition.numpy()))
 
-        return to_uint8(colorize_rgb(network, rgb, self.size, saturation))
+        return to_uint8(TASK_GRAPHS[self.task](network, rgb, self.size, saturation))
 
 
 def output_path(out_dir, path, used):

@@ -40,7 +40,24 @@ def to_uint8(rgb):
     return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
 
 
-def colorize_uint8(generator, images, model_size, saturation=1.0):
+def colorize_uint8(generator, images, model_size, saturation=1.0, task="gray"):
     """uint8 [N, H, W, 1 or 3] -> uint8 RGB [N, H, W, 3]: the eager reference of the export."""
     network = lambda condition: generator(condition, training=False)  # noqa: E731
-    return to_uint8(colorize_rgb(network, to_float_rgb(images), model_size, saturation))
+    return to_uint8(TASK_GRAPHS[task](network, to_float_rgb(images), model_size, saturation))
+
+
+def sketch_rgb(network, rgb, model_size, saturation=1.0):
+    """Sketch task: line art as float RGB [N, H, W, 3] in [0, 1] -> the first colouring, same size.
+
+    The network sees the gray sketch at its trained size in [-1, 1]; its RGB is upsampled to
+    the input's size. saturation blends between gray (0) and the prediction (1).
+    """
+    gray = tf.image.rgb_to_grayscale(rgb)
+    small = tf.image.resize(gray, [model_size, model_size], method="area") * 2.0 - 1.0
+    colored = (network(small)[..., :3] + 1.0) * 0.5
+    colored = tf.image.resize(colored, tf.shape(rgb)[1:3], method="bilinear")
+    luminance = tf.image.rgb_to_grayscale(colored)
+    return tf.clip_by_value(luminance + saturation * (colored - luminance), 0.0, 1.0)
+
+
+TASK_GRAPHS = {"gray": colorize_rgb, "sketch": sketch_rgb}

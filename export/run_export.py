@@ -28,7 +28,7 @@ def _write_bytes(path, data):
 def representative_conditions(config, count=32):
     """Network inputs from the run's own data and validation transform, for int8 calibration."""
     from pipeline.config import PipelineConfig
-    from pipeline.dataset import build_dataset
+    from pipeline.dataset import build_dataset, lab_example, sketch_example
     from pipeline.decode import find_decodable, list_image_files
 
     source = config["data"]["data"] or os.path.join(config["run_dir"], "synthetic_data")
@@ -36,17 +36,29 @@ def representative_conditions(config, count=32):
     # Bad files were reported when the run trained; skip them quietly here.
     paths, _ = find_decodable(list_image_files(source)[: count * 2], log=io.StringIO())
     paths = paths[:count]
-    return [condition.numpy() for condition, _ in build_dataset(paths, pipeline_cfg, training=False)]
+    task = config["data"].get("task", "gray")
+    make_example = sketch_example(config["data"].get("sketch_method", "xdog")) if task == "sketch" else lab_example
+    dataset = build_dataset(paths, pipeline_cfg, training=False, make_example=make_example)
+    return [condition.numpy() for condition, _ in dataset]
 
 
-def write_sample(saved_model_dir, image_path, out_path):
-    """Colour one picture at its full resolution with the reloaded SavedModel."""
+def write_sample(saved_model_dir, image_path, out_path, task="gray"):
+    """Colour one picture at its full resolution with the reloaded SavedModel.
+
+    The input is the picture's gray version (gray task) or its XDoG line art (sketch task).
+    """
     import cv2
     import numpy as np
     import tensorflow as tf
 
+    from pipeline import sketch
+
     original = cv2.cvtColor(cv2.imread(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    gray = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None]
+    if task == "sketch":
+        lines = sketch.extract(tf.constant(original, tf.float32) / 255.0, "xdog").numpy()
+        gray = np.round(lines * 255).astype(np.uint8)
+    else:
+        gray = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None]
     serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
     colored = serve(images=tf.constant(gray[None]))["colorized"].numpy()[0]
     row = np.concatenate([np.repeat(gray, 3, axis=-1), colored, original], axis=1)
@@ -68,7 +80,8 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
         generator = keras.models.load_model(os.path.join(run_dir, "generator.keras"))
     size = config["model"]["image_size"]
     export_dir = os.path.join(run_dir, "export")
-    saved_model_dir = export_saved_model(generator, export_dir, size)
+    task = config["data"].get("task", "gray")
+    saved_model_dir = export_saved_model(generator, export_dir, size, task=task)
     log(f"SavedModel written to {saved_model_dir}")
     written = {"saved_model": saved_model_dir}
     conditions = representative_conditions(config)
@@ -89,7 +102,8 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
         written[name] = path
     _write_bytes(os.path.join(export_dir, "tflite", "report.json"), json.dumps(report, indent=2).encode())
     if sample_image:
-        written["sample"] = write_sample(saved_model_dir, sample_image, os.path.join(run_dir, "colorized_sample.png"))
+        written["sample"] = write_sample(saved_model_dir, sample_image, os.path.join(run_dir, "colorized_sample.png"),
+                                         task)
         log(f"colourised sample written to {written['sample']}")
     return written
 

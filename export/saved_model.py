@@ -13,33 +13,36 @@ import tempfile
 
 import tensorflow as tf
 
-from export.colorize_graph import colorize_rgb, colorize_uint8, to_uint8
+from export.colorize_graph import TASK_GRAPHS, colorize_uint8, to_uint8
 from pipeline.decode import decode_image
 
 
 class ColorizerModule(tf.Module):
     """Holds the generator and the serving functions."""
 
-    def __init__(self, generator, model_size):
+    def __init__(self, generator, model_size, task="gray"):
         super().__init__(name="irodori_colorizer")
+        if task not in TASK_GRAPHS:
+            raise ValueError(f"task must be one of {tuple(TASK_GRAPHS)}; received task={task!r}")
         self.generator = generator
         self.model_size = int(model_size)
+        self.task = task
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
     def serve_images(self, images):
-        return {"colorized": colorize_uint8(self.generator, images, self.model_size)}
+        return {"colorized": colorize_uint8(self.generator, images, self.model_size, task=self.task)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images"),
                                   tf.TensorSpec([], tf.float32, name="saturation")])
     def serve_tuned(self, images, saturation):
-        return {"colorized": colorize_uint8(self.generator, images, self.model_size, saturation)}
+        return {"colorized": colorize_uint8(self.generator, images, self.model_size, saturation, self.task)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(self, image_bytes):
         def one(contents):
             rgb = decode_image(contents)[None]
             network = lambda condition: self.generator(condition, training=False)  # noqa: E731
-            colored = to_uint8(colorize_rgb(network, rgb, self.model_size))[0]
+            colored = to_uint8(TASK_GRAPHS[self.task](network, rgb, self.model_size))[0]
             return tf.io.encode_png(colored)
 
         return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
@@ -64,7 +67,7 @@ def write_models_config(export_dir, model_name):
     return path
 
 
-def export_saved_model(generator, export_dir, model_size, model_name="irodori"):
+def export_saved_model(generator, export_dir, model_size, model_name="irodori", task="gray"):
     """Write a new version of the colouriser; returns its directory.
 
     The SavedModel is written into a temporary directory beside the target and renamed
@@ -73,7 +76,7 @@ def export_saved_model(generator, export_dir, model_size, model_name="irodori"):
     """
     model_dir = os.path.join(export_dir, model_name)
     os.makedirs(model_dir, exist_ok=True)
-    module = ColorizerModule(generator, model_size)
+    module = ColorizerModule(generator, model_size, task)
     signatures = {
         "serving_default": module.serve_images.get_concrete_function(),
         "colorize_tuned": module.serve_tuned.get_concrete_function(),

@@ -238,3 +238,23 @@ def test_serving_client_rejects_bad_images():
         serving_client.rest_request(images=np.zeros((1, 8, 8, 3), np.float32))
     with pytest.raises(ValueError, match="exactly one"):
         serving_client.rest_request()
+
+
+def test_sketch_model_export_matches_reference_and_tflite_colorize_keeps_size(tmp_path):
+    keras.utils.set_random_seed(12)
+    sketch_generator = UNetGenerator(image_size=SIZE, num_downs=5, ngf=8, out_channels=3)
+    version_dir = export_saved_model(sketch_generator, str(tmp_path / "export"), SIZE, task="sketch")
+    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+    lines = np.random.default_rng(13).integers(0, 256, size=(2, 40, 24, 1), dtype=np.uint8)
+    served = serve(images=tf.constant(lines))["colorized"].numpy()
+    reference = colorize_uint8(sketch_generator, tf.constant(lines), SIZE, task="sketch").numpy()
+    assert served.shape == (2, 40, 24, 3)
+    assert np.abs(served.astype(int) - reference).max() <= 1
+
+    model_file = tmp_path / "sketch.tflite"
+    model_file.write_bytes(tflite.convert(sketch_generator, SIZE))
+    write_rgb(tmp_path / "lines.png", np.repeat(lines[0], 3, axis=-1))
+    assert colorize.main([str(tmp_path / "lines.png"), "-o", str(tmp_path / "out"), "--model", str(model_file)]) == 0
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / "lines.png"))).shape == (40, 24, 3)
+    with pytest.raises(ValueError, match="task='paint'"):
+        export_saved_model(sketch_generator, str(tmp_path / "export"), SIZE, task="paint")

@@ -116,3 +116,19 @@ def test_help_documents_every_flag(capsys):
                  "--num-downs", "--upsample", "--gan-mode", "--lambda-l1", "--lr-g", "--lr-d", "--beta1",
                  "--init", "--val-fraction", "--seed", "--l1-pretrain-epochs"]:
         assert flag in text, flag
+
+
+def test_sketch_task_trains_and_exports(tmp_path):
+    out = str(tmp_path / "sketch")
+    assert train.main(TINY + ["--task", "sketch", "--sketch-method", "xdog", "--out", out, "--demo-images", "8",
+                              "--epochs", "2", "--l1-pretrain-epochs", "1"]) == 0
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["data"]["task"] == "sketch" and config["data"]["sketch_method"] == "xdog"
+    generator = keras.models.load_model(os.path.join(out, "generator.keras"))
+    assert generator.output_shape[-1] == 3
+    for name in ("samples/epoch_002.png", "colorized_sample.png", "export/irodori/1/saved_model.pb",
+                 "export/tflite/model_fp16.tflite"):
+        assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[1]["d_loss"]) > 0.0
