@@ -43,6 +43,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     label_smoothing: float = 0.0
+    gan_weight: float = 0.0
     n_critic: int | None = None
     seed: int = 0
     verbose: str = "auto"
@@ -85,6 +86,13 @@ def build_parser():
     net.add_argument("--ndf", type=int, help="discriminator base filters (demo 32, data 64)")
     net.add_argument("--num-downs", type=int, help="U-Net downsamplings; image size must be a multiple "
                      "of 2**num_downs (demo 6, data 8)")
+    net.add_argument("--generator", choices=["unet", "sgru"], default="unet",
+                     help="unet: pix2pix U-Net; sgru: Swish-Gated Residual U-Net with the perceptual loss "
+                     "and --num-outputs colourings (sketch task, needs --vgg-weights)")
+    net.add_argument("--sgru-levels", type=int, default=4, help="SGRU down blocks (channels double at each)")
+    net.add_argument("--num-outputs", type=int, default=9, help="SGRU colourings per sketch")
+    net.add_argument("--vgg-weights", help="local Keras weights file of VGG19(include_top=False) for the "
+                     "SGRU perceptual loss (it cannot be downloaded at run time)")
     net.add_argument("--upsample", choices=["transpose", "resize"], default="transpose",
                      help="decoder upsampling: transposed conv (pix2pix) or resize + conv (no checkerboard)")
     net.add_argument("--init", choices=["normal", "xavier", "he"], default="normal",
@@ -98,7 +106,9 @@ def build_parser():
                      help="first epochs train the generator on L1 alone, against dull sepia colours (demo 2, data 0)")
     opt.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp"], default="vanilla",
                      help="adversarial loss; wgangp uses a gradient penalty of 10 and instance norm in the critic")
-    opt.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss")
+    opt.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss (U-Net)")
+    opt.add_argument("--gan-weight", type=float, default=0.0,
+                     help="SGRU: weight of a PatchGAN term beside the perceptual loss (0 = perceptual alone, as the paper)")
     opt.add_argument("--lr-g", type=float, default=2e-4, help="generator Adam learning rate")
     opt.add_argument("--lr-d", type=float, default=2e-4, help="discriminator Adam learning rate; "
                      "lower it if d_loss falls towards 0 (the equilibrium is log 2 = 0.69 for vanilla)")
@@ -131,13 +141,17 @@ def resolve_configs(args):
                                   flip=args.flip, cache=pick("cache"), seed=args.seed)
     model_cfg = ModelConfig(image_size=pick("image_size"), num_downs=pick("num_downs"), ngf=pick("ngf"),
                             ndf=pick("ndf"), upsample=args.upsample, init=args.init,
-                            n_layers_d=args.n_layers_d,
+                            n_layers_d=args.n_layers_d, generator=args.generator,
+                            sgru_levels=args.sgru_levels, num_outputs=args.num_outputs,
                             d_norm="instance" if args.gan_mode == "wgangp" else "batch")
     train_cfg = TrainConfig(epochs=pick("epochs"), steps_per_epoch=pick("steps_per_epoch"),
                             l1_pretrain_epochs=pick("l1_pretrain_epochs"), gan_mode=args.gan_mode,
                             lambda_l1=args.lambda_l1, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
+                            gan_weight=args.gan_weight,
                             seed=args.seed, verbose=args.verbose)
+    if args.generator == "sgru" and args.task != "sketch":
+        raise ValueError("--generator sgru colours sketches; add --task sketch")
     if args.demo_images < 2:
         raise ValueError(f"demo_images must be >= 2; received demo_images={args.demo_images}")
     if train_cfg.epochs < 1 or train_cfg.l1_pretrain_epochs < 0:
@@ -214,7 +228,8 @@ def run(args):
     out = args.out or default_out(args.data)
     os.makedirs(out, exist_ok=True)
     resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images,
-                         "task": args.task, "sketch_method": args.sketch_method if args.task == "sketch" else None},
+                         "task": args.task, "sketch_method": args.sketch_method if args.task == "sketch" else None,
+                         "vgg_weights": args.vgg_weights},
                 "pipeline": dataclasses.asdict(pipeline_cfg),
                 "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)}
     write_or_check_config(out, resolved)
@@ -230,20 +245,33 @@ def run(args):
     steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
 
     keras.utils.set_random_seed(train_cfg.seed)
-    generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
-                              ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
-                              dropout=model_cfg.dropout, out_channels=target_channels)
     discriminator = PatchGANDiscriminator(ndf=model_cfg.ndf, n_layers=model_cfg.n_layers_d,
                                           norm=model_cfg.d_norm, init=model_cfg.init,
                                           target_channels=target_channels)
-    pix2pix = Pix2Pix(generator, discriminator)
+    if model_cfg.generator == "sgru":
+        from model.perceptual import vgg19_features
+        from model.sgru import SGRUGenerator
+        from model.sgru_trainer import SGRUTrainer
+
+        features = vgg19_features(args.vgg_weights)  # one clear error if the file is missing
+        generator = SGRUGenerator(image_size=model_cfg.image_size, num_levels=model_cfg.sgru_levels,
+                                  filters=model_cfg.ngf, num_outputs=model_cfg.num_outputs)
+        pix2pix = SGRUTrainer(generator, discriminator, features, model_cfg.num_outputs, train_cfg.gan_weight)
+    else:
+        generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
+                                  ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
+                                  dropout=model_cfg.dropout, out_channels=target_channels)
+        pix2pix = Pix2Pix(generator, discriminator)
+    sgru = model_cfg.generator == "sgru"
     g_optimizer = keras.optimizers.Adam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
     d_optimizer = keras.optimizers.Adam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
 
     def compile_phase(adversarial):
+        # The SGRU's perceptual loss keeps its paper scale (weight 1); its GAN term is opt-in.
         pix2pix.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode,
-                        l1_weight=train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
-                        label_smoothing=train_cfg.label_smoothing, adversarial=adversarial)
+                        l1_weight=1.0 if sgru else train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
+                        label_smoothing=train_cfg.label_smoothing,
+                        adversarial=adversarial and (not sgru or train_cfg.gan_weight > 0))
 
     compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
     finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
@@ -260,8 +288,8 @@ def run(args):
     sample_condition, sample_target = next(iter((val_ds or train_ds).unbatch().batch(4)))
 
     def render(condition, prediction, target):
-        if sketch_task:  # everything in [-1, 1]; the sketch is gray
-            return [(tensor + 1.0) * 0.5 for tensor in (tf.tile(condition, [1, 1, 1, 3]), prediction, target)]
+        if sketch_task:  # everything in [-1, 1]; the sketch is gray; the SGRU's first colouring
+            return [(tensor + 1.0) * 0.5 for tensor in (tf.tile(condition, [1, 1, 1, 3]), prediction[..., :3], target)]
         gray = color.model_lab_to_rgb(condition, tf.zeros_like(target))
         return gray, color.model_lab_to_rgb(condition, prediction), color.model_lab_to_rgb(condition, target)
 
@@ -282,7 +310,9 @@ def run(args):
         if int(finished.numpy()) >= phase_end:
             continue
         compile_phase(adversarial)
-        print("training generator and discriminator" if adversarial else "L1 pretraining of the generator")
+        print("L1 pretraining of the generator" if not adversarial else
+              "training the generator on the perceptual loss" if sgru and not train_cfg.gan_weight else
+              "training generator and discriminator")
         history = pix2pix.fit(train_ds, epochs=phase_end, initial_epoch=int(finished.numpy()),
                               steps_per_epoch=steps, validation_data=val_ds, callbacks=callbacks,
                               shuffle=False, verbose=verbose)  # the dataset shuffles itself

@@ -21,6 +21,8 @@ class ModelConfig:
     n_layers_d: PatchGAN depth; 3 gives the 70x70 receptive field.
     d_norm: discriminator normalisation; "instance" suits WGAN-GP, whose gradient penalty
         is per sample and breaks under batch statistics.
+    generator: "unet" (pix2pix) or "sgru" (Swish-Gated Residual U-Net, sketch task); the
+        SGRU uses ngf base filters, sgru_levels down blocks and num_outputs colourings.
     """
 
     image_size: int = 256
@@ -32,6 +34,9 @@ class ModelConfig:
     n_layers_d: int = 3
     d_norm: str = "batch"
     dropout: float = 0.5
+    generator: str = "unet"
+    sgru_levels: int = 4
+    num_outputs: int = 9
 
     def __post_init__(self):
         if self.upsample not in UPSAMPLE_MODES:
@@ -40,6 +45,8 @@ class ModelConfig:
             raise ValueError(f"init must be one of {INIT_MODES}; received init={self.init!r}")
         if self.d_norm not in NORM_MODES:
             raise ValueError(f"d_norm must be one of {NORM_MODES}; received d_norm={self.d_norm!r}")
+        if self.generator not in ("unet", "sgru"):
+            raise ValueError(f"generator must be 'unet' or 'sgru'; received generator={self.generator!r}")
         if self.image_size % (2**self.num_downs):
             raise ValueError(
                 f"image_size must be a multiple of 2**num_downs ({2**self.num_downs}); "

@@ -75,6 +75,12 @@ class SGRUGenerator(keras.Model):
         self.num_outputs = num_outputs
         self.in_channels = in_channels
 
+    @property
+    def _default_save_signature(self):
+        # The input's height and width are free, and a signature traced at unknown size
+        # cannot build bilinear upsampling; export/ defines its own fixed-size endpoints.
+        return None
+
     def get_config(self):
         return {"name": self.name, "image_size": self.image_size, "num_levels": self.num_levels,
                 "filters": self.filters, "num_outputs": self.num_outputs, "in_channels": self.in_channels}

@@ -59,6 +59,12 @@ class UNetGenerator(keras.Model):
         self.init = init
         self.dropout = dropout
 
+    @property
+    def _default_save_signature(self):
+        # The input's height and width are free, and a signature traced at unknown size
+        # cannot build bilinear upsampling; export/ defines its own fixed-size endpoints.
+        return None
+
     def get_config(self):
         return {
             "name": self.name,

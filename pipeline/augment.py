@@ -24,7 +24,8 @@ def center_crop(image, size):
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     top = (height - size) // 2
     left = (width - size) // 2
-    return image[top : top + size, left : left + size, :]
+    # Static shape, so that layers needing known sizes (bilinear UpSampling2D) can be traced.
+    return tf.ensure_shape(image[top : top + size, left : left + size, :], [size, size, 3])
 
 
 def random_jitter(image, size, seed, flip=True):

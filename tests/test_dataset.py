@@ -39,6 +39,7 @@ def test_same_seed_same_batches_other_seed_other_batches(paths):
 
 def test_validation_is_one_ordered_pass_with_partial_last_batch(paths):
     dataset = build_dataset(paths[:6], CFG, training=False)
+    assert dataset.element_spec[0].shape.as_list() == [None, 32, 32, 1]
     sizes = [int(b[0].shape[0]) for b in dataset]
     assert sizes == [4, 2]
     again = [b[0].numpy() for b in build_dataset(paths[:6], CFG, training=False)]

@@ -258,3 +258,12 @@ def test_sketch_model_export_matches_reference_and_tflite_colorize_keeps_size(tm
     assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / "lines.png"))).shape == (40, 24, 3)
     with pytest.raises(ValueError, match="task='paint'"):
         export_saved_model(sketch_generator, str(tmp_path / "export"), SIZE, task="paint")
+
+
+def test_resize_upsampling_generator_exports(tmp_path):
+    resize_generator = UNetGenerator(image_size=SIZE, num_downs=5, ngf=8, upsample="resize")
+    version_dir = export_saved_model(resize_generator, str(tmp_path), SIZE)
+    image = np.random.default_rng(14).integers(0, 256, size=(1, 30, 44, 3), dtype=np.uint8)
+    served = tf.saved_model.load(version_dir).signatures["serving_default"](images=tf.constant(image))["colorized"]
+    reference = colorize_uint8(resize_generator, tf.constant(image), SIZE).numpy()
+    assert np.abs(served.numpy().astype(int) - reference).max() <= 1

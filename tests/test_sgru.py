@@ -101,3 +101,27 @@ def test_vgg_weights_load_from_a_local_file(tmp_path):
     inner = [layer for layer in loaded.layers if isinstance(layer, keras.Model)][0]
     np.testing.assert_array_equal(inner.get_layer("block1_conv2").kernel.numpy(),
                                   vgg.get_layer("block1_conv2").kernel.numpy())
+
+
+def test_one_fit_step_on_the_sketch_task_changes_weights(features):
+    from model.patchgan import PatchGANDiscriminator
+    from model.sgru_trainer import SGRUTrainer
+
+    keras.utils.set_random_seed(21)
+    generator = SGRUGenerator(image_size=32, num_levels=3, filters=8, num_outputs=3)
+    discriminator = PatchGANDiscriminator(ndf=8, target_channels=3)
+    sketches, targets = batch(4, 32, 32, 1, seed=22), batch(4, 32, 32, 3, seed=23)
+    for adversarial in (False, True):
+        trainer = SGRUTrainer(generator, discriminator, features, num_outputs=3, gan_weight=0.1)
+        trainer.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), l1_weight=1.0,
+                        adversarial=adversarial)
+        g_before = [w.numpy().copy() for w in generator.trainable_weights]
+        d_before = [w.numpy().copy() for w in discriminator.trainable_weights]
+        logs = trainer.fit(sketches, targets, batch_size=4, epochs=1, verbose=0).history
+        assert sorted(logs) == ["d_loss", "g_gan", "g_l1", "g_total"]
+        assert np.isfinite(logs["g_total"][0]) and logs["g_l1"][0] > 0
+        assert any(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, generator.trainable_weights))
+        d_changed = any(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, discriminator.trainable_weights))
+        assert d_changed == adversarial
+    # The VGG features are a fixed measure, never trained.
+    assert not features.trainable_weights

@@ -132,3 +132,25 @@ def test_sketch_task_trains_and_exports(tmp_path):
     with open(os.path.join(out, "history.csv")) as f:
         rows = list(csv.DictReader(f))
     assert float(rows[1]["d_loss"]) > 0.0
+
+
+def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_path, capsys):
+    argv = TINY + ["--task", "sketch", "--generator", "sgru", "--sgru-levels", "3", "--num-outputs", "3",
+                   "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0"]
+    assert train.main(argv + ["--out", str(tmp_path / "no_vgg")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--vgg-weights" in error and "cannot be downloaded" in error
+
+    keras.utils.set_random_seed(31)
+    weights = str(tmp_path / "vgg19.weights.h5")  # random weights stand in for ImageNet here
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(weights)
+    out = str(tmp_path / "sgru")
+    assert train.main(argv + ["--out", out, "--vgg-weights", weights]) == 0
+    generator = keras.models.load_model(os.path.join(out, "generator.keras"))
+    assert generator.output_shape[-1] == 9  # 3 colourings x RGB
+    with open(os.path.join(out, "history.csv")) as f:
+        row = next(csv.DictReader(f))
+    assert float(row["d_loss"]) == 0.0 and float(row["g_l1"]) > 0.0  # perceptual loss alone
+    assert os.path.exists(os.path.join(out, "export", "tflite", "model_fp32.tflite"))
+    assert train.main(TINY + ["--generator", "sgru", "--out", str(tmp_path / "gray")]) == 2
+    assert "add --task sketch" in capsys.readouterr().err
