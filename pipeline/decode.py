@@ -58,7 +58,7 @@ def list_image_files(source):
     Hidden files and files without an image extension are left out. Raises
     FileNotFoundError with one clear line when nothing matches.
     """
-    source = os.fspath(source)
+    source = os.path.expanduser(os.fspath(source))  # quoted globs reach us with "~" unexpanded
     if os.path.isdir(source):
         candidates = []
         for root, dirs, files in os.walk(source):

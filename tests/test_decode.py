@@ -137,6 +137,12 @@ def test_folder_is_searched_recursively_and_hidden_files_left_out(tmp_path):
     assert list_image_files(str(tmp_path / "*.jpg")) == [str(tmp_path / "top.jpg")]
 
 
+def test_home_in_a_quoted_glob_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_rgb(tmp_path / "art.png", RGB)
+    assert list_image_files("~/*.png") == [str(tmp_path / "art.png")]
+
+
 def test_empty_folder_and_missing_path_raise_one_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no image files"):
         list_image_files(str(tmp_path))
