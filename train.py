@@ -66,6 +66,8 @@ def build_parser():
     data.add_argument("--task", choices=["gray", "sketch"], default="gray",
                       help="gray: colour a grayscale picture (predict a*b* from L*); sketch: colour line art "
                       "made from your colour images (predict RGB)")
+    data.add_argument("--sketches", help="with --task sketch: a folder of your own line art, matched to the "
+                      "colour images of --data by file name (e.g. sketches/p1.png <-> colour/p1.jpg)")
     data.add_argument("--sketch-method", choices=["random", "xdog", "morph"], default="random",
                       help="how training line art is made: XDoG, morphological (dilate minus image) or "
                       "a random choice per image; all with random line intensity")
@@ -150,6 +152,8 @@ def resolve_configs(args):
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
                             gan_weight=args.gan_weight,
                             seed=args.seed, verbose=args.verbose)
+    if args.sketches and (args.task != "sketch" or args.data is None):
+        raise ValueError("--sketches pairs line art with the colour images of --data; add --task sketch and --data")
     if args.generator == "sgru" and args.task != "sketch":
         raise ValueError("--generator sgru colours sketches; add --task sketch")
     if args.demo_images < 2:
@@ -202,6 +206,18 @@ def find_training_images(args, out, image_size):
     return good, root
 
 
+def find_sketch_partners(args, color_paths):
+    """--sketches: the artist's own line art, matched to colour images by file name."""
+    from pipeline import decode
+    from pipeline.dataset import pair_by_name
+
+    sketches, _ = decode.find_decodable(decode.list_image_files(args.sketches))
+    colors, sketches = pair_by_name(color_paths, sketches)
+    if not colors:
+        raise ValueError(f"no sketch in {args.sketches} has the file name of a colour image in {args.data}")
+    return colors, dict(zip(colors, sketches))
+
+
 def trim_history(path, finished_epochs):
     """Drop history rows of epochs a checkpoint does not cover (a run killed mid-save)."""
     if not os.path.exists(path):
@@ -222,25 +238,35 @@ def run(args):
     from model.pix2pix import Pix2Pix
     from model.unet import UNetGenerator
     from pipeline import color
-    from pipeline.dataset import build_dataset, lab_example, sketch_example, split_train_val
+    from pipeline.dataset import build_dataset, lab_example, paired_example, sketch_example, split_train_val
 
     pipeline_cfg, model_cfg, train_cfg = resolve_configs(args)
     out = args.out or default_out(args.data)
     os.makedirs(out, exist_ok=True)
     resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images,
                          "task": args.task, "sketch_method": args.sketch_method if args.task == "sketch" else None,
-                         "vgg_weights": args.vgg_weights},
+                         "vgg_weights": args.vgg_weights, "sketches": args.sketches},
                 "pipeline": dataclasses.asdict(pipeline_cfg),
                 "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)}
     write_or_check_config(out, resolved)
 
     paths, root = find_training_images(args, out, pipeline_cfg.image_size)
+    partner = None
+    if args.sketches:
+        paths, partner = find_sketch_partners(args, paths)
     train_paths, val_paths = split_train_val(paths, pipeline_cfg.val_fraction, root=root)
     print(f"{len(train_paths)} training and {len(val_paths)} validation images; run directory {out}")
     sketch_task = args.task == "sketch"
     make_example = sketch_example(args.sketch_method) if sketch_task else lab_example
-    train_ds = build_dataset(train_paths, pipeline_cfg, training=True, make_example=make_example)
-    val_ds = build_dataset(val_paths, pipeline_cfg, training=False, make_example=make_example) if val_paths else None
+    if partner:
+        make_example = paired_example
+
+    def dataset(paths, training):
+        sketches = [partner[p] for p in paths] if partner else None
+        return build_dataset(paths, pipeline_cfg, training, make_example=make_example, sketch_paths=sketches)
+
+    train_ds = dataset(train_paths, training=True)
+    val_ds = dataset(val_paths, training=False) if val_paths else None
     target_channels = 3 if sketch_task else 2
     steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
 

@@ -25,7 +25,7 @@ def center_crop(image, size):
     top = (height - size) // 2
     left = (width - size) // 2
     # Static shape, so that layers needing known sizes (bilinear UpSampling2D) can be traced.
-    return tf.ensure_shape(image[top : top + size, left : left + size, :], [size, size, 3])
+    return tf.ensure_shape(image[top : top + size, left : left + size, :], [size, size, image.shape[-1]])
 
 
 def random_jitter(image, size, seed, flip=True):
@@ -34,7 +34,8 @@ def random_jitter(image, size, seed, flip=True):
     seed: int32/int64 tensor of shape (2,), e.g. [global seed, element index].
     """
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    image = tf.image.stateless_random_crop(image, [size, size, 3], seed=crop_seed)
+    # All channels are cropped together: RGB, or RGB plus a paired sketch, stay aligned.
+    image = tf.image.stateless_random_crop(image, [size, size, image.shape[-1]], seed=crop_seed)
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     return image

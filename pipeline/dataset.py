@@ -6,6 +6,7 @@ Lab (parallel, seeded per element) -> batch -> prefetch.
 
 import hashlib
 import os
+import sys
 
 import tensorflow as tf
 
@@ -55,7 +56,32 @@ def sketch_example(method="random"):
     return make
 
 
-def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example):
+def paired_example(rgb_and_sketch, seed=None):
+    """Real pairs: (H, W, 4) = RGB + the artist's own sketch -> (sketch, RGB), both in [-1, 1]."""
+    return rgb_and_sketch[..., 3:] * 2.0 - 1.0, rgb_and_sketch[..., :3] * 2.0 - 1.0
+
+
+def pair_by_name(color_paths, sketch_paths, log=None):
+    """Match colour images and sketches by file name without extension.
+
+    Returns (colours, sketches) in matching order; unmatched files on either side are
+    reported in one warning line each side and left out.
+    """
+    log = log or sys.stderr
+
+    def by_stem(paths):
+        return {os.path.splitext(os.path.basename(p))[0]: p for p in paths}
+
+    colors, sketches = by_stem(color_paths), by_stem(sketch_paths)
+    common = sorted(set(colors) & set(sketches))
+    for side, names in (("colour images", set(colors) - set(common)), ("sketches", set(sketches) - set(common))):
+        if names:
+            print(f"warning: {len(names)} {side} have no partner of the same name "
+                  f"(e.g. {sorted(names)[0]}); left out", file=log)
+    return [colors[name] for name in common], [sketches[name] for name in common]
+
+
+def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example, sketch_paths=None):
     """A dataset of (condition, target) batches from image files.
 
     Training: shuffled, repeated forever, random jitter + flip with per-element seeds
@@ -63,6 +89,9 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     resize the shorter side and centre-crop, in file order, once.
     make_example: (RGB image in [0, 1], seed or None) -> (condition, target); lab_example
         for grayscale -> colour, sketch_example(...) for line art -> colour.
+    sketch_paths: the artist's own sketches, one per path (see pair_by_name); each is
+        resized to its colour image and carried as a 4th channel through crop and flip, so
+        use make_example=paired_example.
     """
     paths = list(paths)
     if not paths:
@@ -70,11 +99,18 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     size = cfg.image_size
     resize_to = cfg.resolved_load_size if training else size
 
-    def load(path):
-        image = decode_image(tf.io.read_file(path))
-        return augment.resize_shorter_side(image, resize_to)
+    def load(path, sketch_path=None):
+        image = augment.resize_shorter_side(decode_image(tf.io.read_file(path)), resize_to)
+        if sketch_path is None:
+            return image
+        lines = tf.image.rgb_to_grayscale(decode_image(tf.io.read_file(sketch_path)))
+        lines = tf.clip_by_value(tf.image.resize(lines, tf.shape(image)[:2], antialias=True), 0.0, 1.0)
+        return tf.concat([image, lines], axis=-1)
 
-    files = tf.data.Dataset.from_tensor_slices(paths)
+    if sketch_paths is not None and len(sketch_paths) != len(paths):
+        raise ValueError(f"sketch_paths must match paths one to one; received {len(sketch_paths)} "
+                         f"sketches for {len(paths)} images")
+    files = tf.data.Dataset.from_tensor_slices(paths if sketch_paths is None else (paths, list(sketch_paths)))
     if training:
         files = files.shuffle(min(len(paths), cfg.shuffle_buffer), seed=cfg.seed,
                               reshuffle_each_iteration=True)

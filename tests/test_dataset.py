@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -113,3 +115,43 @@ def test_sketch_task_batches(paths):
     val = build_dataset(paths[:4], CFG, training=False, make_example=sketch_example("random"))
     again = build_dataset(paths[:4], CFG, training=False, make_example=sketch_example("random"))
     np.testing.assert_array_equal(next(iter(val))[0].numpy(), next(iter(again))[0].numpy())
+
+
+def test_paired_sketches_travel_with_their_colour_images(tmp_path, capsys):
+    from pipeline.dataset import pair_by_name, paired_example
+    from tests.conftest import write_rgb
+
+    (tmp_path / "color").mkdir()
+    (tmp_path / "sketch").mkdir()
+    for index in range(4):
+        # colour: left half red, right half blue; sketch: a black band inside the red half
+        picture = np.zeros((40, 60, 3), np.uint8)
+        picture[:, :30] = (255, 0, 0)
+        picture[:, 30:] = (0, 0, 255)
+        write_rgb(tmp_path / "color" / f"p{index}.png", picture)
+        lines = np.full((20, 30, 3), 255, np.uint8)  # half size: resized to its partner
+        lines[:, 6:12] = 0
+        write_rgb(tmp_path / "sketch" / f"p{index}.jpg", lines)
+    write_rgb(tmp_path / "color" / "lonely.png", np.zeros((8, 8, 3), np.uint8))
+    colors, sketches = pair_by_name(list_image_files(str(tmp_path / "color")),
+                                    list_image_files(str(tmp_path / "sketch")))
+    assert [os.path.basename(p) for p in colors] == ["p0.png", "p1.png", "p2.png", "p3.png"]
+    assert [os.path.basename(p) for p in sketches] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]
+    assert "1 colour images have no partner of the same name (e.g. lonely)" in capsys.readouterr().err
+
+    cfg = PipelineConfig(image_size=32, batch_size=4, seed=3)
+    dataset = build_dataset(colors, cfg, training=True, make_example=paired_example, sketch_paths=sketches)
+    assert dataset.element_spec == (tf.TensorSpec((4, 32, 32, 1), tf.float32),
+                                    tf.TensorSpec((4, 32, 32, 3), tf.float32))
+    checked = flipped = 0
+    for condition, target in dataset.take(4):
+        for lines, rgb in zip(condition.numpy(), target.numpy()):
+            # Crop and flip moved both alike: wherever the ink is, the picture is red there.
+            ink = lines[..., 0] < -0.5
+            if ink.any():
+                assert (rgb[ink][:, 0] > 0.5).all() and (rgb[ink][:, 2] < -0.5).all()
+                checked += 1
+                flipped += rgb[16, 0, 2] > 0.5  # blue on the left: this example was flipped
+    assert checked >= 12 and 0 < flipped < checked
+    with pytest.raises(ValueError, match="3 sketches for 4 images"):
+        build_dataset(colors, cfg, training=True, make_example=paired_example, sketch_paths=sketches[:3])

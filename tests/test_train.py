@@ -154,3 +154,22 @@ def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_p
     assert os.path.exists(os.path.join(out, "export", "tflite", "model_fp32.tflite"))
     assert train.main(TINY + ["--generator", "sgru", "--out", str(tmp_path / "gray")]) == 2
     assert "add --task sketch" in capsys.readouterr().err
+
+
+def test_paired_sketch_folder_trains(tmp_path, capsys):
+    from pipeline.synthetic import draw_image
+
+    (tmp_path / "color").mkdir()
+    (tmp_path / "lines").mkdir()
+    for index in range(6):
+        picture = draw_image(index, size=40, seed=2)
+        write_rgb(tmp_path / "color" / f"p{index}.png", picture)
+        write_rgb(tmp_path / "lines" / f"p{index}.jpg", 255 - np.abs(np.diff(picture, axis=0, prepend=0)).astype(np.uint8))
+    out = str(tmp_path / "run")
+    assert train.main(TINY + ["--data", str(tmp_path / "color"), "--sketches", str(tmp_path / "lines"),
+                              "--task", "sketch", "--out", out, "--epochs", "1"]) == 0
+    assert "5 training and 1 validation images" in capsys.readouterr().out
+    assert json.load(open(os.path.join(out, "config.json")))["data"]["sketches"] == str(tmp_path / "lines")
+    assert train.main(TINY + ["--data", str(tmp_path / "color"), "--sketches", str(tmp_path / "lines"),
+                              "--out", str(tmp_path / "gray")]) == 2
+    assert "add --task sketch" in capsys.readouterr().err
