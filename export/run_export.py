@@ -72,7 +72,8 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
 
     from export import tflite
     from export.saved_model import export_saved_model
-    import model.unet  # noqa: F401  (registers UNetGenerator for loading)
+    import model.sgru  # noqa: F401  (registers the generator classes for loading)
+    import model.unet  # noqa: F401
 
     with open(os.path.join(run_dir, "config.json")) as f:
         config = {**json.load(f), "run_dir": run_dir}
@@ -92,7 +93,9 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
         name = "fp32" if quantization == "none" else quantization
         path = os.path.join(export_dir, "tflite", f"model_{name}.tflite")
         _write_bytes(path, models[quantization])
-        psnr = tflite.psnr_against(models["none"], models[quantization], conditions[:8])
+        # fp32 is the reference itself: nothing to compare.
+        psnr = float("inf") if quantization == "none" else tflite.psnr_against(
+            models["none"], models[quantization], conditions[:8])
         report[name] = {"path": path, "bytes": len(models[quantization]),
                         "size_vs_fp32": len(models[quantization]) / len(models["none"]),
                         "psnr_vs_fp32_db": None if psnr == float("inf") else round(psnr, 2)}

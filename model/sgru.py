@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from model.base import AnySizeGenerator
+
 
 def _conv(x, filters, kernel, name, activation=None):
     return layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name)(x)
@@ -41,7 +43,7 @@ def up_block(x, skip, filters, name):
 
 
 @keras.saving.register_keras_serializable(package="irodori")
-class SGRUGenerator(keras.Model):
+class SGRUGenerator(AnySizeGenerator):
     """Swish-Gated Residual U-Net (Liu, Chen and Hu, 2018): one sketch, several colourings.
 
     Input: sketch (batch, H, W, 1) in [-1, 1] (lines dark), H and W multiples of
@@ -74,12 +76,6 @@ class SGRUGenerator(keras.Model):
         self.filters = filters
         self.num_outputs = num_outputs
         self.in_channels = in_channels
-
-    @property
-    def _default_save_signature(self):
-        # The input's height and width are free, and a signature traced at unknown size
-        # cannot build bilinear upsampling; export/ defines its own fixed-size endpoints.
-        return None
 
     def get_config(self):
         return {"name": self.name, "image_size": self.image_size, "num_levels": self.num_levels,

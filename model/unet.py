@@ -3,12 +3,14 @@
 import keras
 from keras import layers
 
+from model.base import AnySizeGenerator
+
 from model import blocks
 from model.config import ModelConfig
 
 
 @keras.saving.register_keras_serializable(package="irodori")
-class UNetGenerator(keras.Model):
+class UNetGenerator(AnySizeGenerator):
     """U-Net generator of pix2pix (Isola et al., 2017), as in junyanz/pytorch-CycleGAN-and-pix2pix.
 
     Input: (batch, H, W, in_channels) in [-1, 1], H and W multiples of 2**num_downs
@@ -58,12 +60,6 @@ class UNetGenerator(keras.Model):
         self.upsample = upsample
         self.init = init
         self.dropout = dropout
-
-    @property
-    def _default_save_signature(self):
-        # The input's height and width are free, and a signature traced at unknown size
-        # cannot build bilinear upsampling; export/ defines its own fixed-size endpoints.
-        return None
 
     def get_config(self):
         return {

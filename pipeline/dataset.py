@@ -33,7 +33,8 @@ def split_train_val(paths, val_fraction, root=None):
     val = [p for p in paths if buckets[p] < val_fraction]
     if not val:
         val = [min(paths, key=buckets.get)]
-    train = [p for p in paths if p not in set(val)]
+    held_out = set(val)
+    train = [p for p in paths if p not in held_out]
     return train, val
 
 

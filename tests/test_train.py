@@ -152,6 +152,14 @@ def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_p
         row = next(csv.DictReader(f))
     assert float(row["d_loss"]) == 0.0 and float(row["g_l1"]) > 0.0  # perceptual loss alone
     assert os.path.exists(os.path.join(out, "export", "tflite", "model_fp32.tflite"))
+    # irodori-export, in a fresh process as a user runs it, must load an SGRU generator too.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "export.run_export", out], capture_output=True, text=True,
+                            timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert os.path.exists(os.path.join(out, "export", "irodori", "2", "saved_model.pb"))
     assert train.main(TINY + ["--generator", "sgru", "--out", str(tmp_path / "gray")]) == 2
     assert "add --task sketch" in capsys.readouterr().err
 
