@@ -28,7 +28,11 @@ def resolve_saved_model(path):
 
 
 class Colorizer:
-    """Colours float RGB images [1, H, W, 3] with a SavedModel or a .tflite model."""
+    """Colours one float RGB image [1, H, W, 3] with a SavedModel or a .tflite model.
+
+    task is "gray" (a*b* prediction) or "sketch"; colorings is how many colourings the model
+    gives per input (K > 1 for the Swish-Gated Residual U-Net).
+    """
 
     def __init__(self, model_path):
         import tensorflow as tf
@@ -38,51 +42,103 @@ class Colorizer:
 
             self.interpreter = tflite.interpreter(model_path)
             self.size = int(self.interpreter.get_input_details()[0]["shape"][1])
-            # a*b* (2 channels) means the grayscale task; RGB colourings mean sketches.
+            # a*b* (2 channels) means the grayscale task; 3K channels are K RGB colourings of a sketch.
             outputs = int(self.interpreter.get_output_details()[0]["shape"][-1])
-            self.task = "gray" if outputs == 2 else "sketch"
+            self.task, self.colorings = ("gray", 1) if outputs == 2 else ("sketch", outputs // 3)
             self.kind = "tflite"
         else:
-            self.signature = tf.saved_model.load(resolve_saved_model(model_path)).signatures["colorize_tuned"]
+            signatures = tf.saved_model.load(resolve_saved_model(model_path)).signatures
             self.kind = "saved_model"
+            # Sketch exports carry colorize_all; grayscale ones have one colouring.
+            if "colorize_all" in signatures:
+                self.signature, self.task = signatures["colorize_all"], "sketch"
+                self.colorings = int(self.signature.structured_outputs["colorings"].shape[1] or 0) or None
+            else:
+                self.signature, self.task, self.colorings = signatures["colorize_tuned"], "gray", 1
 
     def __call__(self, rgb, saturation):
+        """float RGB [1, H, W, 3] -> uint8 colourings [K, H, W, 3]."""
         import tensorflow as tf
 
-        from export.colorize_graph import TASK_GRAPHS, to_uint8
+        from export.colorize_graph import TASK_GRAPHS, sketch_colorings, to_uint8
 
         if self.kind == "saved_model":
-            images = to_uint8(rgb)
-            return self.signature(images=images, saturation=tf.constant(saturation, tf.float32))["colorized"]
+            outputs = self.signature(images=to_uint8(rgb), saturation=tf.constant(saturation, tf.float32))
+            return outputs["colorings"][0] if self.task == "sketch" else outputs["colorized"]
         from export import tflite
 
         def network(condition):
             return tf.constant(tflite.run(self.interpreter, condition.numpy()))
 
+        if self.task == "sketch":
+            return to_uint8(sketch_colorings(network, rgb, self.size, saturation))[0]
         return to_uint8(TASK_GRAPHS[self.task](network, rgb, self.size, saturation))
 
 
-def output_path(out_dir, path, used):
+def unique_stem(path, used):
+    """The input's file name without extension, numbered when two inputs share it."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    name, counter = f"{stem}.png", 1
+    name, counter = stem, 1
     while name in used:  # same file name from different folders
         counter += 1
-        name = f"{stem}_{counter}.png"
+        name = f"{stem}_{counter}"
     used.add(name)
-    return os.path.join(out_dir, name)
+    return name
+
+
+def write_colorings(out_dir, stem, sketch, colorings, pick=None, sheet=True):
+    """Write one input's results; returns the paths written.
+
+    One colouring (or --pick K): <stem>.png. Several: <stem>_1.png ... <stem>_K.png and, with
+    sheet, <stem>_sheet.png showing the input and every colouring numbered as --pick counts.
+    """
+    from export.pictures import contact_sheet, write_png
+
+    if pick is not None:
+        return [write_png(os.path.join(out_dir, f"{stem}.png"), colorings[pick - 1])]
+    if len(colorings) == 1:
+        return [write_png(os.path.join(out_dir, f"{stem}.png"), colorings[0])]
+    written = [write_png(os.path.join(out_dir, f"{stem}_{index}.png"), coloring)
+               for index, coloring in enumerate(colorings, start=1)]
+    if sheet:
+        labels = ["input"] + [str(index) for index in range(1, len(colorings) + 1)]
+        written.append(write_png(os.path.join(out_dir, f"{stem}_sheet.png"),
+                                 contact_sheet([sketch, *colorings], labels)))
+    return written
+
+
+def check_model_fits(colorizer, task, pick):
+    """One-line reasons why the flags do not fit the model, or None."""
+    if task and task != colorizer.task:
+        kind = "grayscale images (a*b* output)" if colorizer.task == "gray" else "sketches"
+        return f"the model colours {kind}, not --task {task}"
+    if pick is not None:
+        if pick < 1:
+            return f"--pick counts colourings from 1; received {pick}"
+        if colorizer.colorings is not None and pick > colorizer.colorings:
+            return f"--pick {pick}: the model gives {colorizer.colorings} colouring(s) per input"
+    return None
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="irodori-colorize",
-        description="Colour grayscale (or colour, which is re-coloured) images at their own resolution: "
-        "the network runs at its trained size, its colours are upsampled and combined with each "
-        "picture's full-resolution lightness. Writes one PNG per input into OUTDIR.")
+        description="Colour images at their own resolution with an exported model. Grayscale models "
+        "(colour inputs are re-coloured) run at their trained size and their colours are combined with "
+        "each picture's full-resolution lightness: one PNG per input. Sketch models colour line art; "
+        "when they give several colourings, each is written as <name>_<k>.png plus a contact sheet "
+        "<name>_sheet.png, or only one with --pick K.")
     parser.add_argument("inputs", nargs="+", help="image files, folders (recursive) or glob patterns")
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--model", help="a SavedModel (version or model directory) or a .tflite file "
                         "(default: the newest export under runs/)")
     parser.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (1 = as predicted)")
+    parser.add_argument("--task", choices=("gray", "sketch"),
+                        help="what the inputs are; checked against the model, which knows its task")
+    parser.add_argument("--pick", type=int, metavar="K",
+                        help="sketch models: write only colouring K (1-based, as numbered on the sheet)")
+    parser.add_argument("--no-sheet", dest="sheet", action="store_false",
+                        help="sketch models: do not write the <name>_sheet.png contact sheet")
     args = parser.parse_args(argv)
 
     model_path = args.model or latest_saved_model()
@@ -95,6 +151,7 @@ def main(argv=None):
         return 2
 
     import keras
+    import numpy as np
     import tensorflow as tf
 
     from pipeline.decode import decode_image, list_image_files, short_error
@@ -108,23 +165,34 @@ def main(argv=None):
     if not paths:
         print("irodori-colorize: error: no input images", file=sys.stderr)
         return 2
+    colorizer = Colorizer(model_path)
+    problem = check_model_fits(colorizer, args.task, args.pick)
+    if problem:
+        print(f"irodori-colorize: error: {problem}", file=sys.stderr)
+        return 2
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as error:
         print(f"irodori-colorize: error: cannot create {args.out}: {error.strerror}", file=sys.stderr)
         return 2
 
-    colorizer = Colorizer(model_path)
     progress = keras.utils.Progbar(len(paths), unit_name="image")
     used, failed = set(), 0
     for path in paths:
         try:
             rgb = decode_image(tf.io.read_file(path))[None]
-            colored = colorizer(rgb, args.saturation)[0]
-            tf.io.write_file(output_path(args.out, path, used), tf.io.encode_png(colored))
-        except tf.errors.OpError as error:
+            colorings = colorizer(rgb, args.saturation).numpy()
+            if args.pick is not None and args.pick > len(colorings):
+                raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
+            shown = np.round(rgb[0].numpy() * 255).astype(np.uint8)
+            write_colorings(args.out, unique_stem(path, used), shown, colorings, args.pick, args.sheet)
+        except ValueError as error:  # the same for every input: stop, nothing more to learn
+            print(f"\nirodori-colorize: error: {error}", file=sys.stderr)
+            return 2
+        except (tf.errors.OpError, OSError) as error:
             failed += 1
-            print(f"\nwarning: skipping {path}: {short_error(error)}", file=sys.stderr)
+            reason = short_error(error) if isinstance(error, tf.errors.OpError) else str(error)
+            print(f"\nwarning: skipping {path}: {reason}", file=sys.stderr)
         progress.add(1)
     print(f"coloured {len(paths) - failed} of {len(paths)} images into {args.out}"
           + (f"; {failed} skipped" if failed else ""))

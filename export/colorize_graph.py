@@ -46,18 +46,34 @@ def colorize_uint8(generator, images, model_size, saturation=1.0, task="gray"):
     return to_uint8(TASK_GRAPHS[task](network, to_float_rgb(images), model_size, saturation))
 
 
-def sketch_rgb(network, rgb, model_size, saturation=1.0):
-    """Sketch task: line art as float RGB [N, H, W, 3] in [0, 1] -> the first colouring, same size.
+def sketch_colorings(network, rgb, model_size, saturation=1.0):
+    """Sketch task: line art as float RGB [N, H, W, 3] in [0, 1] -> every colouring [N, K, H, W, 3].
 
-    The network sees the gray sketch at its trained size in [-1, 1]; its RGB is upsampled to
-    the input's size. saturation blends between gray (0) and the prediction (1).
+    The network sees the gray sketch at its trained size in [-1, 1] and answers with K RGB
+    colourings stacked on channels (3K); each is upsampled to the input's size. saturation
+    blends between gray (0) and the prediction (1).
     """
     gray = tf.image.rgb_to_grayscale(rgb)
     small = tf.image.resize(gray, [model_size, model_size], method="area") * 2.0 - 1.0
-    colored = (network(small)[..., :3] + 1.0) * 0.5
-    colored = tf.image.resize(colored, tf.shape(rgb)[1:3], method="bilinear")
+    predicted = network(small)
+    batch = tf.shape(predicted)[0]
+    # Static when the network's channels are known, so the signature's output shape says K.
+    count = predicted.shape[-1] // 3 if predicted.shape[-1] is not None else tf.shape(predicted)[-1] // 3
+    # [N, S, S, 3K] -> [N*K, S, S, 3]: resize every colouring in one op.
+    stacked = tf.reshape(tf.transpose(tf.reshape(predicted, [batch, model_size, model_size, count, 3]),
+                                      [0, 3, 1, 2, 4]), [batch * count, model_size, model_size, 3])
+    colored = tf.image.resize((stacked + 1.0) * 0.5, tf.shape(rgb)[1:3], method="bilinear")
     luminance = tf.image.rgb_to_grayscale(colored)
-    return tf.clip_by_value(luminance + saturation * (colored - luminance), 0.0, 1.0)
+    colored = tf.clip_by_value(luminance + saturation * (colored - luminance), 0.0, 1.0)
+    return tf.reshape(colored, tf.concat([[batch, count], tf.shape(rgb)[1:3], [3]], axis=0))
+
+
+def sketch_rgb(network, rgb, model_size, saturation=1.0):
+    """Sketch task, first colouring only: float RGB [N, H, W, 3] -> [N, H, W, 3].
+
+    The first colouring is computed alone so single-output serving pays for one resize.
+    """
+    return sketch_colorings(lambda condition: network(condition)[..., :3], rgb, model_size, saturation)[:, 0]
 
 
 TASK_GRAPHS = {"gray": colorize_rgb, "sketch": sketch_rgb}

@@ -4,6 +4,7 @@
 <run>/export/models.config           TF Serving model config
 <run>/export/tflite/model_fp32.tflite, model_fp16.tflite (+ model_dynamic / model_int8)
 <run>/colorized_sample.png           gray input | colourised by the exported SavedModel | original
+                                     (sketch models: sketch, every colouring, original as a sheet)
 """
 
 import argparse
@@ -59,8 +60,15 @@ def write_sample(saved_model_dir, image_path, out_path, task="gray"):
         gray = np.round(lines * 255).astype(np.uint8)
     else:
         gray = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None]
-    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-    colored = serve(images=tf.constant(gray[None]))["colorized"].numpy()[0]
+    signatures = tf.saved_model.load(saved_model_dir).signatures
+    if "colorize_all" in signatures:  # sketch model: every colouring, numbered as irodori-colorize --pick
+        from export.pictures import contact_sheet, write_png
+
+        colorings = signatures["colorize_all"](images=tf.constant(gray[None]),
+                                               saturation=tf.constant(1.0))["colorings"].numpy()[0]
+        labels = ["sketch", *map(str, range(1, len(colorings) + 1)), "original"]
+        return write_png(out_path, contact_sheet([gray, *colorings, original], labels))
+    colored = signatures["serving_default"](images=tf.constant(gray[None]))["colorized"].numpy()[0]
     row = np.concatenate([np.repeat(gray, 3, axis=-1), colored, original], axis=1)
     cv2.imwrite(out_path, cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
     return out_path

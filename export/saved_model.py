@@ -4,6 +4,9 @@ Signatures (a client needs only TensorFlow or TF Serving, no Irodori, no tensorf
   serving_default:   images uint8 [N, H, W, 1|3]               -> colorized uint8 [N, H, W, 3]
   colorize_tuned:    images uint8 [N, H, W, 1|3], saturation float32 [] -> colorized
   colorize_bytes:    image_bytes string [N] (PNG/JPEG/WebP/...)  -> png_bytes string [N]
+Sketch models (K colourings per sketch) add
+  colorize_all:      images uint8 [N, H, W, 1|3], saturation float32 [] -> colorings uint8 [N, K, H, W, 3]
+while the three above answer with the first colouring.
 Layout: <export_dir>/<model_name>/<version>/ as TF Serving expects, plus models.config.
 """
 
@@ -13,7 +16,7 @@ import tempfile
 
 import tensorflow as tf
 
-from export.colorize_graph import TASK_GRAPHS, colorize_uint8, to_uint8
+from export.colorize_graph import TASK_GRAPHS, colorize_uint8, sketch_colorings, to_float_rgb, to_uint8
 from pipeline.decode import decode_image
 
 
@@ -46,6 +49,12 @@ class ColorizerModule(tf.Module):
             return tf.io.encode_png(colored)
 
         return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images"),
+                                  tf.TensorSpec([], tf.float32, name="saturation")])
+    def serve_all_colorings(self, images, saturation):
+        network = lambda condition: self.generator(condition, training=False)  # noqa: E731
+        return {"colorings": to_uint8(sketch_colorings(network, to_float_rgb(images), self.model_size, saturation))}
 
 
 def next_version(model_dir):
@@ -82,6 +91,8 @@ def export_saved_model(generator, export_dir, model_size, model_name="irodori", 
         "colorize_tuned": module.serve_tuned.get_concrete_function(),
         "colorize_bytes": module.serve_bytes.get_concrete_function(),
     }
+    if task == "sketch":
+        signatures["colorize_all"] = module.serve_all_colorings.get_concrete_function()
     staging = tempfile.mkdtemp(prefix=".staging-", dir=model_dir)
     try:
         tf.saved_model.save(module, staging, signatures=signatures)

@@ -1,0 +1,66 @@
+"""Contact sheets: pictures side by side in a grid, for people to look at rather than read."""
+
+import math
+
+import cv2
+import numpy as np
+
+
+def fit_within(image, max_side):
+    """Downscale (never upscale) so the longer side is at most max_side; uint8 [H, W, 3]."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale == 1.0:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def as_rgb(image):
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
+def contact_sheet(images, labels=None, columns=None, max_cell=384, gutter=4):
+    """uint8 images (any sizes, 1 or 3 channels) -> one uint8 RGB grid on white.
+
+    columns defaults to a near-square grid. Each cell is scaled to fit max_cell and centred
+    in the largest cell; labels (one per image, or None) are written in each cell's corner.
+    """
+    if not len(images):
+        raise ValueError("contact_sheet needs at least one image")
+    cells = [fit_within(as_rgb(image), max_cell) for image in images]
+    columns = columns or math.ceil(math.sqrt(len(cells)))
+    rows = math.ceil(len(cells) / columns)
+    cell_h = max(cell.shape[0] for cell in cells)
+    cell_w = max(cell.shape[1] for cell in cells)
+    sheet = np.full((rows * cell_h + (rows + 1) * gutter, columns * cell_w + (columns + 1) * gutter, 3),
+                    255, np.uint8)
+    for index, cell in enumerate(cells):
+        row, column = divmod(index, columns)
+        top = gutter + row * (cell_h + gutter) + (cell_h - cell.shape[0]) // 2
+        left = gutter + column * (cell_w + gutter) + (cell_w - cell.shape[1]) // 2
+        sheet[top:top + cell.shape[0], left:left + cell.shape[1]] = cell
+        if labels and labels[index]:
+            _label(sheet, str(labels[index]), left + 3, top + 3)
+    return sheet
+
+
+def _label(sheet, text, left, top):
+    """Dark text on a white box, readable on any colouring."""
+    font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
+    (width, height), baseline = cv2.getTextSize(text, font, scale, thickness)
+    cv2.rectangle(sheet, (left, top), (left + width + 4, top + height + baseline + 4), (255, 255, 255), -1)
+    cv2.putText(sheet, text, (left + 2, top + height + 2), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+
+
+def write_png(path, rgb):
+    """Write uint8 RGB as PNG; raises OSError with the reason when it cannot."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
+    with open(path, "wb") as f:
+        f.write(encoded.tobytes())
+    return path
