@@ -152,6 +152,9 @@ def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_p
         row = next(csv.DictReader(f))
     assert float(row["d_loss"]) == 0.0 and float(row["g_l1"]) > 0.0  # perceptual loss alone
     assert os.path.exists(os.path.join(out, "export", "tflite", "model_fp32.tflite"))
+    # The sample is a sheet of sketch, 3 colourings and original at the 64 px demo picture's
+    # own size: 5 cells in 3 x 2, 4 px gutters.
+    assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (3 * 64 + 16, 2 * 64 + 12)
     # irodori-export, in a fresh process as a user runs it, must load an SGRU generator too.
     import subprocess
     import sys
