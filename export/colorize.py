@@ -16,65 +16,6 @@ def latest_saved_model(runs_dir="runs"):
     return max(candidates, key=os.path.getmtime, default=None)
 
 
-def resolve_saved_model(path):
-    """A version directory as given, or the highest version inside a model directory."""
-    if os.path.exists(os.path.join(path, "saved_model.pb")):
-        return path
-    versions = [name for name in os.listdir(path) if name.isdigit()
-                and os.path.exists(os.path.join(path, name, "saved_model.pb"))]
-    if not versions:
-        raise FileNotFoundError(f"{path} holds no SavedModel (saved_model.pb) nor version directories")
-    return os.path.join(path, max(versions, key=int))
-
-
-class Colorizer:
-    """Colours one float RGB image [1, H, W, 3] with a SavedModel or a .tflite model.
-
-    task is "gray" (a*b* prediction) or "sketch"; colorings is how many colourings the model
-    gives per input (K > 1 for the Swish-Gated Residual U-Net).
-    """
-
-    def __init__(self, model_path):
-        import tensorflow as tf
-
-        if model_path.endswith(".tflite"):
-            from export import tflite
-
-            self.interpreter = tflite.interpreter(model_path)
-            self.size = int(self.interpreter.get_input_details()[0]["shape"][1])
-            # a*b* (2 channels) means the grayscale task; 3K channels are K RGB colourings of a sketch.
-            outputs = int(self.interpreter.get_output_details()[0]["shape"][-1])
-            self.task, self.colorings = ("gray", 1) if outputs == 2 else ("sketch", outputs // 3)
-            self.kind = "tflite"
-        else:
-            signatures = tf.saved_model.load(resolve_saved_model(model_path)).signatures
-            self.kind = "saved_model"
-            # Sketch exports carry colorize_all; grayscale ones have one colouring.
-            if "colorize_all" in signatures:
-                self.signature, self.task = signatures["colorize_all"], "sketch"
-                self.colorings = int(self.signature.structured_outputs["colorings"].shape[1] or 0) or None
-            else:
-                self.signature, self.task, self.colorings = signatures["colorize_tuned"], "gray", 1
-
-    def __call__(self, rgb, saturation):
-        """float RGB [1, H, W, 3] -> uint8 colourings [K, H, W, 3]."""
-        import tensorflow as tf
-
-        from export.colorize_graph import TASK_GRAPHS, sketch_colorings, to_uint8
-
-        if self.kind == "saved_model":
-            outputs = self.signature(images=to_uint8(rgb), saturation=tf.constant(saturation, tf.float32))
-            return outputs["colorings"][0] if self.task == "sketch" else outputs["colorized"]
-        from export import tflite
-
-        def network(condition):
-            return tf.constant(tflite.run(self.interpreter, condition.numpy()))
-
-        if self.task == "sketch":
-            return to_uint8(sketch_colorings(network, rgb, self.size, saturation))[0]
-        return to_uint8(TASK_GRAPHS[self.task](network, rgb, self.size, saturation))
-
-
 def unique_stem(path, used):
     """The input's file name without extension, numbered when two inputs share it."""
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -165,6 +106,8 @@ def main(argv=None):
     if not paths:
         print("irodori-colorize: error: no input images", file=sys.stderr)
         return 2
+    from export.colorizer import Colorizer
+
     colorizer = Colorizer(model_path)
     problem = check_model_fits(colorizer, args.task, args.pick)
     if problem:
@@ -181,7 +124,7 @@ def main(argv=None):
     for path in paths:
         try:
             rgb = decode_image(tf.io.read_file(path))[None]
-            colorings = colorizer(rgb, args.saturation).numpy()
+            colorings = colorizer(rgb, args.saturation).numpy()[0]
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
             shown = np.round(rgb[0].numpy() * 255).astype(np.uint8)

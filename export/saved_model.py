@@ -30,6 +30,8 @@ class ColorizerModule(tf.Module):
         self.generator = generator
         self.model_size = int(model_size)
         self.task = task
+        # Saved with the model so tools can run it at its trained size (e.g. evaluation).
+        self.trained_size = tf.Variable(self.model_size, trainable=False, name="trained_size")
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
     def serve_images(self, images):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from export import colorize, tflite
+from export.colorizer import Colorizer
 from export.colorize_graph import colorize_uint8, sketch_colorings, to_float_rgb, to_uint8
 from export.pictures import contact_sheet
 from export.saved_model import export_saved_model
@@ -99,16 +100,19 @@ def test_colorize_flags_that_do_not_fit_the_model_fail_in_one_line(exported, lin
     assert not (tmp_path / "out").exists()  # checked before anything is written
 
 
-def test_sgru_tflite_gives_every_coloring_like_the_saved_model(sgru, exported, lines, tmp_path):
+def test_tflite_saved_model_and_keras_give_the_same_colorings(sgru, exported, lines, tmp_path):
     model_file = tmp_path / "sgru.tflite"
     model_file.write_bytes(tflite.convert(sgru, SIZE))
-    from_tflite = colorize.Colorizer(str(model_file))
-    from_saved_model = colorize.Colorizer(exported)
+    from_tflite = Colorizer(str(model_file))
+    from_saved_model = Colorizer(exported)
     assert (from_tflite.task, from_tflite.colorings) == ("sketch", COLORINGS)
-    assert (from_saved_model.task, from_saved_model.colorings) == ("sketch", COLORINGS)
-    rgb = to_float_rgb(tf.constant(lines[:1]))
-    a, b = from_tflite(rgb, 1.0).numpy(), from_saved_model(rgb, 1.0).numpy()
-    assert a.shape == b.shape == (COLORINGS, 40, 24, 3)
+    assert (from_saved_model.task, from_saved_model.colorings, from_saved_model.size) == ("sketch", COLORINGS, SIZE)
+    from_keras = Colorizer(generator=sgru)
+    assert (from_keras.task, from_keras.colorings, from_keras.size) == ("sketch", COLORINGS, SIZE)
+    rgb = to_float_rgb(tf.constant(lines))
+    a, b, c = (colorizer(rgb, 1.0).numpy() for colorizer in (from_tflite, from_saved_model, from_keras))
+    assert a.shape == b.shape == c.shape == (2, COLORINGS, 40, 24, 3)
+    assert np.abs(c.astype(int) - b).max() <= 1
     assert np.abs(a.astype(int) - b).max() <= 1
 
 

@@ -1,0 +1,90 @@
+"""One interface over the three forms a trained generator takes: SavedModel, .tflite, .keras.
+
+colorize, evaluate and the training run's own evaluation all colour through it, so the
+numbers a user reads are for the same computation they deploy.
+"""
+
+import os
+
+
+def resolve_saved_model(path):
+    """A version directory as given, or the highest version inside a model directory."""
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [name for name in os.listdir(path) if name.isdigit()
+                and os.path.exists(os.path.join(path, name, "saved_model.pb"))]
+    if not versions:
+        raise FileNotFoundError(f"{path} holds no SavedModel (saved_model.pb) nor version directories")
+    return os.path.join(path, max(versions, key=int))
+
+
+def _task_of_output_channels(channels):
+    """a*b* (2 channels) is the grayscale task; 3K channels are K RGB colourings of a sketch."""
+    return ("gray", 1) if channels == 2 else ("sketch", channels // 3)
+
+
+class Colorizer:
+    """Colours float RGB images [N, H, W, 3] in [0, 1] at any size -> uint8 [N, K, H, W, 3].
+
+    Built from a path (SavedModel directory, .tflite or .keras file) or from a generator
+    in memory. task is "gray" (a*b* prediction) or "sketch"; colorings is K, the colourings
+    per input (K > 1 for the Swish-Gated Residual U-Net); size is the trained input size
+    (None for SavedModels exported before it was recorded).
+    """
+
+    def __init__(self, model_path=None, generator=None):
+        import tensorflow as tf
+
+        if generator is not None or model_path.endswith(".keras"):
+            if generator is None:
+                import keras
+
+                import model.sgru  # noqa: F401  (registers the generator classes for loading)
+                import model.unet  # noqa: F401
+
+                generator = keras.models.load_model(model_path)
+            self.generator, self.kind = generator, "keras"
+            self.size = int(generator.image_size)  # inputs are any-size; this is what it trained at
+            self.task, self.colorings = _task_of_output_channels(int(generator.output_shape[-1]))
+        elif model_path.endswith(".tflite"):
+            from export import tflite
+
+            self.interpreter, self.kind = tflite.interpreter(model_path), "tflite"
+            self.size = int(self.interpreter.get_input_details()[0]["shape"][1])
+            channels = int(self.interpreter.get_output_details()[0]["shape"][-1])
+            self.task, self.colorings = _task_of_output_channels(channels)
+        else:
+            loaded = tf.saved_model.load(resolve_saved_model(model_path))
+            signatures, self.kind = loaded.signatures, "saved_model"
+            self.size = int(loaded.trained_size.numpy()) if hasattr(loaded, "trained_size") else None
+            # Sketch exports carry colorize_all; grayscale ones have one colouring.
+            if "colorize_all" in signatures:
+                self.signature, self.task = signatures["colorize_all"], "sketch"
+                self.colorings = self.signature.structured_outputs["colorings"].shape[1]
+            else:
+                self.signature, self.task, self.colorings = signatures["colorize_tuned"], "gray", 1
+
+    def network(self, condition):
+        """The bare network: normalised condition [N, S, S, 1] -> raw output [N, S, S, C]."""
+        import numpy as np
+        import tensorflow as tf
+
+        if self.kind == "keras":
+            return self.generator(condition, training=False)
+        from export import tflite
+
+        # The interpreter's input has batch 1.
+        return tf.constant(np.concatenate([tflite.run(self.interpreter, row[None]) for row in condition.numpy()]))
+
+    def __call__(self, rgb, saturation=1.0):
+        """float RGB [N, H, W, 3] in [0, 1] -> uint8 colourings [N, K, H, W, 3]."""
+        import tensorflow as tf
+
+        from export.colorize_graph import TASK_GRAPHS, sketch_colorings, to_uint8
+
+        if self.kind == "saved_model":
+            outputs = self.signature(images=to_uint8(rgb), saturation=tf.constant(saturation, tf.float32))
+            return outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]
+        if self.task == "sketch":
+            return to_uint8(sketch_colorings(self.network, rgb, self.size, saturation))
+        return to_uint8(TASK_GRAPHS[self.task](self.network, rgb, self.size, saturation))[:, None]
