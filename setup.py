@@ -17,6 +17,7 @@ setup(
         "numpy>=1.26,<3",
         "opencv-python-headless>=4.8,<6",
         "ai-edge-litert>=2.0,<3",
+        "matplotlib>=3.8,<4",  # loss curves in evaluation reports
     ],
     extras_require={
         "serving": ["tensorflow-serving-api>=2.21,<2.22"],
@@ -27,6 +28,7 @@ setup(
             "irodori-train=train:main",
             "irodori-export=export.run_export:main",
             "irodori-colorize=export.colorize:main",
+            "irodori-evaluate=export.evaluate:main",
         ],
     },
 )

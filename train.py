@@ -356,6 +356,15 @@ def run(args):
     from export.run_export import export_run
 
     export_run(out, generator=generator, quantize=args.quantize, sample_image=(val_paths or train_paths)[0])
+    if val_paths:
+        from export.colorizer import Colorizer
+        from export.evaluate import evaluate_to
+
+        evaluate_to(os.path.join(out, "evaluation"), Colorizer(generator=generator), val_paths,
+                    data_label=f"validation split of {args.data or 'the demo data'}", model_label=out,
+                    sketch_method=args.sketch_method if sketch_task else "xdog",
+                    sketch_paths=[partner[p] for p in val_paths] if partner else None,
+                    history_path=history_path, progress=False)
     return out
 
 

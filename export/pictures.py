@@ -16,6 +16,13 @@ def fit_within(image, max_side):
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def enlarge_to(image, min_side):
+    """Upscale by a whole factor with nearest neighbour until the longer side reaches min_side,
+    so small pictures are visible and every pixel stays as computed."""
+    factor = max(1, math.ceil(min_side / max(image.shape[:2])))
+    return image if factor == 1 else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
 def as_rgb(image):
     image = np.asarray(image)
     if image.ndim == 2:
@@ -23,15 +30,15 @@ def as_rgb(image):
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
 
 
-def contact_sheet(images, labels=None, columns=None, max_cell=384, gutter=4):
+def contact_sheet(images, labels=None, columns=None, max_cell=384, gutter=4, min_cell=0):
     """uint8 images (any sizes, 1 or 3 channels) -> one uint8 RGB grid on white.
 
-    columns defaults to a near-square grid. Each cell is scaled to fit max_cell and centred
-    in the largest cell; labels (one per image, or None) are written in each cell's corner.
+    columns defaults to a near-square grid. Each cell is scaled to fit max_cell (and enlarged
+    to min_cell by whole factors) and centred in the largest cell; labels (one per image, or None) are written in each cell's corner.
     """
     if not len(images):
         raise ValueError("contact_sheet needs at least one image")
-    cells = [fit_within(as_rgb(image), max_cell) for image in images]
+    cells = [fit_within(enlarge_to(as_rgb(image), min_cell), max_cell) for image in images]
     columns = columns or math.ceil(math.sqrt(len(cells)))
     rows = math.ceil(len(cells) / columns)
     cell_h = max(cell.shape[0] for cell in cells)

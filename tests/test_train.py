@@ -63,6 +63,23 @@ def test_run_writes_every_artefact(demo_run):
     assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (3 * 64, 64)
 
 
+def test_run_evaluates_its_validation_split_like_irodori_evaluate(demo_run, tmp_path):
+    from export import evaluate
+
+    out = demo_run[0]
+    written = json.load(open(os.path.join(out, "evaluation", "metrics.json")))
+    for name in ("report.md", "comparison.png", "loss_curves.png"):
+        assert os.path.exists(os.path.join(out, "evaluation", name)), name
+    assert written["task"] == "gray" and written["image_size"] == 32 and written["images"] >= 1
+    # The command on the run directory reloads generator.keras and finds the same split and numbers.
+    assert evaluate.main(["--model", out, "--out", str(tmp_path / "again")]) == 0
+    again = json.load(open(tmp_path / "again" / "metrics.json"))
+    assert [image["path"] for image in again["per_image"]] == [image["path"] for image in written["per_image"]]
+    for source in ("model", "gray"):
+        for name in ("psnr", "ssim", "ciede2000", "colorfulness"):
+            assert again["summary"][source][name] == pytest.approx(written["summary"][source][name], rel=1e-5)
+
+
 def test_resume_continues_from_the_checkpoint(demo_run, capsys):
     out, argv, _, rows_after_first = demo_run
     assert [row["epoch"] for row in rows_after_first] == ["0"]
