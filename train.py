@@ -289,8 +289,10 @@ def run(args):
                                   dropout=model_cfg.dropout, out_channels=target_channels)
         pix2pix = Pix2Pix(generator, discriminator)
     sgru = model_cfg.generator == "sgru"
-    g_optimizer = keras.optimizers.Adam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
-    d_optimizer = keras.optimizers.Adam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
+    from model.fused_adam import FusedAdam
+
+    g_optimizer = FusedAdam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
+    d_optimizer = FusedAdam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
 
     def compile_phase(adversarial):
         # The SGRU's perceptual loss keeps its paper scale (weight 1); its GAN term is opt-in.

@@ -10,13 +10,18 @@ from model import losses
 class Pix2Pix(keras.Model):
     """Trains a generator against a conditional discriminator (Isola et al., 2017).
 
-    Data: (condition, target) batches, e.g. (L, ab) in [-1, 1]. Each train step:
+    Data: (condition, target) batches, e.g. (L, ab) in [-1, 1]. Each train step computes
+    what the TensorFlow pix2pix tutorial's two-tape step computes, with less work:
       1. the generator colours the batch once;
-      2. the discriminator is updated on real and (gradient-stopped) fake pairs,
-         n_critic times for "wgangp" with a gradient penalty;
-      3. the generator is updated on the adversarial loss against the updated
-         discriminator plus l1_weight * L1 to the target, reusing the fake from step 1.
+      2. the discriminator judges the real pair and the fake pair (two calls, so its
+         BatchNorm sees each kind alone); its one verdict on the fake feeds both the
+         discriminator's loss and the generator's adversarial loss;
+      3. both networks are updated from these losses (simultaneous updates): D on its
+         loss, G on the adversarial loss + l1_weight * L1 to the target.
+    For "wgangp" the critic first gets n_critic - 1 updates of its own on the same fake,
+    each with the gradient penalty (which the joint update includes too).
     With adversarial=False (L1 pretraining) only the generator learns, on L1 alone.
+    Use model.fused_adam.FusedAdam optimizers for speed; the update is Adam's either way.
 
     Metrics are epoch means: d_loss, g_gan, g_l1, g_total (val_* from test_step).
     Calling the model runs the generator; export the generator itself, not this wrapper.
@@ -31,6 +36,7 @@ class Pix2Pix(keras.Model):
         self.g_l1_tracker = keras.metrics.Mean(name="g_l1")
         self.g_total_tracker = keras.metrics.Mean(name="g_total")
         self.seed_generator = keras.random.SeedGenerator(0)
+        self.adversarial_weight = 1.0  # of g_gan in the generator's loss (SGRUTrainer: --gan-weight)
 
     def compile(self, g_optimizer, d_optimizer, gan_mode="vanilla", l1_weight=100.0, gp_weight=10.0,
                 n_critic=None, label_smoothing=0.0, adversarial=True, **kwargs):
@@ -68,19 +74,33 @@ class Pix2Pix(keras.Model):
     def call(self, condition, training=False):
         return self.generator(condition, training=training)
 
-    def _discriminator_loss(self, condition, target, fake, training):
-        real_logits = self.discriminator([condition, target], training=training)
-        fake_logits = self.discriminator([condition, fake], training=training)
-        return losses.discriminator_loss(real_logits, fake_logits, self.gan_mode, self.real_label)
+    def _judged(self, target, fake):
+        """What the discriminator sees of the generator's output (all of it, here)."""
+        return fake
 
-    def _generator_losses(self, condition, target, fake, training):
-        if self.adversarial:
-            fake_logits = self.discriminator([condition, fake], training=training)
-            g_gan = losses.generator_adversarial_loss(fake_logits, self.gan_mode)
-        else:
-            g_gan = ops.zeros((), dtype="float32")
-        g_l1 = losses.l1_loss(target, fake)
-        return g_gan, g_l1, g_gan + self.l1_weight * g_l1
+    def _reconstruction(self, condition, target, fake):
+        """The generator's reconstruction term (L1 here), logged as g_l1."""
+        return losses.l1_loss(target, fake)
+
+    def _step_losses(self, condition, target, fake, training, real_logits=None):
+        """(d_loss or None, g_gan, g_l1, g_total) from one discriminator verdict on the fake."""
+        g_l1 = self._reconstruction(condition, target, fake)
+        if not self.adversarial:
+            return None, ops.zeros((), dtype="float32"), g_l1, self.l1_weight * g_l1
+        if real_logits is None:
+            real_logits = self.discriminator([condition, target], training=training)
+        fake_logits = self.discriminator([condition, self._judged(target, fake)], training=training)
+        d_loss = losses.discriminator_loss(real_logits, fake_logits, self.gan_mode, self.real_label)
+        g_gan = losses.generator_adversarial_loss(fake_logits, self.gan_mode)
+        return d_loss, g_gan, g_l1, self.adversarial_weight * g_gan + self.l1_weight * g_l1
+
+    def _critic_loss(self, condition, target, fake):
+        """An extra WGAN-GP critic update's loss on a gradient-stopped fake."""
+        judged = self._judged(target, fake)
+        real_logits = self.discriminator([condition, target], training=True)
+        fake_logits = self.discriminator([condition, judged], training=True)
+        return (losses.discriminator_loss(real_logits, fake_logits, self.gan_mode, self.real_label)
+                + self.gp_weight * self._gradient_penalty(condition, target, judged))
 
     def _gradient_penalty(self, condition, target, fake):
         """WGAN-GP: (||grad D(x_hat)|| - 1)^2 on random points between real and fake."""
@@ -106,31 +126,36 @@ class Pix2Pix(keras.Model):
         condition, target = data
         with tf.GradientTape() as g_tape:
             fake = self.generator(condition, training=True)
+        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
+        if not self.adversarial:
+            with g_tape:
+                d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, training=True)
+            self.g_optimizer.apply(g_tape.gradient(g_total, g_vars), g_vars)
+            return self._update_trackers(d_loss, g_gan, g_l1, g_total)
 
-        d_loss = None
-        if self.adversarial:
-            fixed_fake = tf.stop_gradient(fake)
-            for _ in range(self.n_critic):
-                with tf.GradientTape() as d_tape:
-                    d_loss = self._discriminator_loss(condition, target, fixed_fake, training=True)
-                    if self.gan_mode == "wgangp":
-                        d_loss += self.gp_weight * self._gradient_penalty(condition, target, fixed_fake)
-                d_vars = self.discriminator.trainable_variables
-                self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
+        fixed_fake = tf.stop_gradient(fake)
+        for _ in range(self.n_critic - 1):
+            with tf.GradientTape() as critic_tape:
+                critic_loss = self._critic_loss(condition, target, fixed_fake)
+            self.d_optimizer.apply(critic_tape.gradient(critic_loss, d_vars), d_vars)
 
-        # Resume recording on the generator's tape: the fake from above is reused, so the
-        # generator runs forward once per step (as in the reference implementation).
-        with g_tape:
-            g_gan, g_l1, g_total = self._generator_losses(condition, target, fake, training=True)
-        g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply(g_tape.gradient(g_total, g_vars), g_vars)
+        # The real pair is recorded by D's tape only; the fake's verdict by both tapes.
+        # g_tape resumes recording, so the generator's forward pass above is reused.
+        with tf.GradientTape() as d_tape:
+            real_logits = self.discriminator([condition, target], training=True)
+        with g_tape, d_tape:
+            d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, True, real_logits)
+        if self.gan_mode == "wgangp":
+            with d_tape:
+                d_loss += self.gp_weight * self._gradient_penalty(condition, target, self._judged(target, fixed_fake))
+        # fake entered d_tape as a constant: D's gradients do not flow into G.
+        d_grads = d_tape.gradient(d_loss, d_vars)
+        g_grads = g_tape.gradient(g_total, g_vars)
+        self.d_optimizer.apply(d_grads, d_vars)
+        self.g_optimizer.apply(g_grads, g_vars)
         return self._update_trackers(d_loss, g_gan, g_l1, g_total)
 
     def test_step(self, data):
         condition, target = data
         fake = self.generator(condition, training=False)
-        d_loss = None
-        if self.adversarial:
-            d_loss = self._discriminator_loss(condition, target, fake, training=False)
-        g_gan, g_l1, g_total = self._generator_losses(condition, target, fake, training=False)
-        return self._update_trackers(d_loss, g_gan, g_l1, g_total)
+        return self._update_trackers(*self._step_losses(condition, target, fake, training=False))

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from model import losses, perceptual
+from model import perceptual
 from model.pix2pix import Pix2Pix
 
 
@@ -22,6 +22,7 @@ class SGRUTrainer(Pix2Pix):
         self.features = features
         self.num_outputs = int(num_outputs)
         self.gan_weight = float(gan_weight)
+        self.adversarial_weight = self.gan_weight
 
     def _nearest_colouring(self, target, fake):
         """(batch, H, W, 3N) -> (batch, H, W, 3): per sample, the output closest to the target."""
@@ -30,14 +31,8 @@ class SGRUTrainer(Pix2Pix):
         choice = ops.one_hot(ops.argmin(distance, axis=1), self.num_outputs)[:, :, None, None, None]
         return ops.sum(outputs * ops.stop_gradient(choice), axis=1)
 
-    def _discriminator_loss(self, condition, target, fake, training):
-        return super()._discriminator_loss(condition, target, self._nearest_colouring(target, fake), training)
+    def _judged(self, target, fake):
+        return self._nearest_colouring(target, fake)
 
-    def _generator_losses(self, condition, target, fake, training):
-        reconstruction = perceptual.sgru_loss(self.features, condition, target, fake, self.num_outputs)
-        if self.adversarial:
-            logits = self.discriminator([condition, self._nearest_colouring(target, fake)], training=training)
-            g_gan = losses.generator_adversarial_loss(logits, self.gan_mode)
-        else:
-            g_gan = ops.zeros((), dtype="float32")
-        return g_gan, reconstruction, self.gan_weight * g_gan + self.l1_weight * reconstruction
+    def _reconstruction(self, condition, target, fake):
+        return perceptual.sgru_loss(self.features, condition, target, fake, self.num_outputs)

@@ -101,3 +101,42 @@ def test_compile_rejects_bad_values():
         make_model("hinge")
     with pytest.raises(ValueError, match="label_smoothing=0.7"):
         make_model(label_smoothing=0.7)
+
+
+def twin_networks(seed=0):
+    """Two identical (generator, discriminator) pairs, without dropout so steps are comparable."""
+    keras.utils.set_random_seed(seed)
+    generator = UNetGenerator(image_size=32, num_downs=5, ngf=8, dropout=0.0)
+    discriminator = PatchGANDiscriminator(ndf=8)
+    twins = (UNetGenerator.from_config(generator.get_config()),
+             PatchGANDiscriminator.from_config(discriminator.get_config()))
+    for original, twin in zip((generator, discriminator), twins):
+        twin.set_weights(original.get_weights())
+    return (generator, discriminator), twins
+
+
+def test_train_step_computes_what_the_tutorial_step_computes(data):
+    """Same losses and same updates as the straightforward two-tape step with Keras' Adam."""
+    import tensorflow as tf
+
+    from benchmarks.reference_step import make_reference_step
+    from model.fused_adam import FusedAdam
+
+    (generator, discriminator), (ref_generator, ref_discriminator) = twin_networks()
+    model = Pix2Pix(generator, discriminator)
+    model.compile(FusedAdam(2e-4, beta_1=0.5), FusedAdam(2e-4, beta_1=0.5), l1_weight=100.0)
+    reference = make_reference_step(ref_generator, ref_discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5),
+                                    keras.optimizers.Adam(2e-4, beta_1=0.5), l1_weight=100.0)
+    step = tf.function(model.train_step)
+    condition, target = (tf.constant(array) for array in data)
+    for _ in range(3):
+        for tracker in model.metrics:  # logs are running means; compare this step's losses
+            tracker.reset_state()
+        logs = step((condition, target))
+        ref_total, ref_d_loss = reference(condition, target)
+        assert float(logs["g_total"]) == pytest.approx(float(ref_total), rel=1e-4)
+        assert float(logs["d_loss"]) == pytest.approx(float(ref_d_loss), rel=1e-4)
+    for ours, theirs in ((generator, ref_generator), (discriminator, ref_discriminator)):
+        for a, b in zip(ours.weights, theirs.weights):  # trainable weights and BatchNorm statistics
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5, err_msg=a.path)
+    assert not np.allclose(weights(generator)[0], twin_networks()[0][0].get_weights()[0])  # they did train
