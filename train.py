@@ -26,7 +26,7 @@ DATA_DEFAULTS = dict(image_size=256, num_downs=8, ngf=64, ndf=64, batch_size=16,
                      steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
 DEMO_IMAGES = 600
 # Flags that may change when a run is resumed; anything else must match config.json.
-RESUMABLE_KEYS = {"epochs", "verbose"}
+RESUMABLE_KEYS = {"epochs", "verbose", "jit"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,8 @@ class TrainConfig:
     n_critic: int | None = None
     seed: int = 0
     verbose: str = "auto"
+    mixed_precision: bool = False
+    jit: bool = False
 
 
 def build_parser():
@@ -121,6 +123,10 @@ def build_parser():
     opt.add_argument("--n-critic", type=int, help="discriminator steps per generator step (default 5 for wgangp, else 1)")
     opt.add_argument("--quantize", action="append", choices=["dynamic", "int8"], default=[],
                      help="also export this TFLite variant besides fp32 and fp16 (repeatable)")
+    opt.add_argument("--mixed-precision", action="store_true",
+                     help="compute in mixed_float16 with loss scaling on a GPU, mixed_bfloat16 on CPU; weights "
+                     "stay float32 and the exported models are float32 (see BENCHMARKS.md for what it buys)")
+    opt.add_argument("--jit", action="store_true", help="compile the training step with XLA (jit_compile)")
     opt.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and augmentation")
     opt.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                      help="Keras fit verbosity: 1 progress bar, 2 one line per epoch; auto = 1 on a terminal, else 2")
@@ -150,10 +156,12 @@ def resolve_configs(args):
                             l1_pretrain_epochs=pick("l1_pretrain_epochs"), gan_mode=args.gan_mode,
                             lambda_l1=args.lambda_l1, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
-                            gan_weight=args.gan_weight,
-                            seed=args.seed, verbose=args.verbose)
+                            gan_weight=args.gan_weight, seed=args.seed, verbose=args.verbose,
+                            mixed_precision=args.mixed_precision, jit=args.jit)
     if args.sketches and (args.task != "sketch" or args.data is None):
         raise ValueError("--sketches pairs line art with the colour images of --data; add --task sketch and --data")
+    if args.generator == "sgru" and args.mixed_precision:
+        raise ValueError("--mixed-precision is available for the U-Net generator; the SGRU trains in float32")
     if args.generator == "sgru" and args.task != "sketch":
         raise ValueError("--generator sgru colours sketches; add --task sketch")
     if args.demo_images < 2:
@@ -218,6 +226,19 @@ def find_sketch_partners(args, color_paths):
     return colors, dict(zip(colors, sketches))
 
 
+def set_precision_policy(mixed):
+    """The Keras dtype policy for --mixed-precision: float16 on a GPU, bfloat16 on CPU."""
+    import keras
+    import tensorflow as tf
+
+    name = "float32"
+    if mixed:
+        name = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+        print(f"mixed precision: {name} (weights and losses in float32)")
+    keras.mixed_precision.set_global_policy(name)
+    return name
+
+
 def trim_history(path, finished_epochs):
     """Drop history rows of epochs a checkpoint does not cover (a run killed mid-save)."""
     if not os.path.exists(path):
@@ -270,6 +291,7 @@ def run(args):
     target_channels = 3 if sketch_task else 2
     steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
 
+    policy = set_precision_policy(train_cfg.mixed_precision)
     keras.utils.set_random_seed(train_cfg.seed)
     discriminator = PatchGANDiscriminator(ndf=model_cfg.ndf, n_layers=model_cfg.n_layers_d,
                                           norm=model_cfg.d_norm, init=model_cfg.init,
@@ -293,13 +315,17 @@ def run(args):
 
     g_optimizer = FusedAdam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
     d_optimizer = FusedAdam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
+    if policy == "mixed_float16":  # float16 gradients underflow without loss scaling
+        g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+        d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
 
     def compile_phase(adversarial):
         # The SGRU's perceptual loss keeps its paper scale (weight 1); its GAN term is opt-in.
         pix2pix.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode,
                         l1_weight=1.0 if sgru else train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
                         label_smoothing=train_cfg.label_smoothing,
-                        adversarial=adversarial and (not sgru or train_cfg.gan_weight > 0))
+                        adversarial=adversarial and (not sgru or train_cfg.gan_weight > 0),
+                        jit_compile=train_cfg.jit)
 
     compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
     finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
@@ -316,6 +342,7 @@ def run(args):
     sample_condition, sample_target = next(iter((val_ds or train_ds).unbatch().batch(4)))
 
     def render(condition, prediction, target):
+        prediction = tf.cast(prediction, tf.float32)  # bfloat16/float16 under --mixed-precision
         if sketch_task:  # everything in [-1, 1]; the sketch is gray; the SGRU's first colouring
             return [(tensor + 1.0) * 0.5 for tensor in (tf.tile(condition, [1, 1, 1, 3]), prediction[..., :3], target)]
         gray = color.model_lab_to_rgb(condition, tf.zeros_like(target))
@@ -350,6 +377,11 @@ def run(args):
                                      f"the last good checkpoint is in {manager.directory}")
     print(f"trained to epoch {int(finished.numpy())} in {time.time() - began:.0f} s")
 
+    if policy != "float32":  # deploy float32: rebuild the generator under float32 with the trained weights
+        keras.mixed_precision.set_global_policy("float32")
+        trained = generator
+        generator = type(trained).from_config(trained.get_config())
+        generator.set_weights(trained.get_weights())
     generator_path = os.path.join(out, "generator.keras")
     generator.save(generator_path + ".tmp.keras")
     os.replace(generator_path + ".tmp.keras", generator_path)

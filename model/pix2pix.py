@@ -74,6 +74,20 @@ class Pix2Pix(keras.Model):
     def call(self, condition, training=False):
         return self.generator(condition, training=training)
 
+    # Under a mixed precision policy the networks compute in float16/bfloat16; losses,
+    # gradients of the loss and metrics stay float32.
+    def _generate(self, condition, training):
+        return ops.cast(self.generator(condition, training=training), "float32")
+
+    def _judge(self, condition, image, training):
+        return ops.cast(self.discriminator([condition, image], training=training), "float32")
+
+    @staticmethod
+    def _apply(optimizer, tape, loss, variables):
+        """One optimizer step; scale_loss is the identity unless it is a LossScaleOptimizer."""
+        grads = tape.gradient(optimizer.scale_loss(loss), variables)
+        optimizer.apply(grads, variables)
+
     def _judged(self, target, fake):
         """What the discriminator sees of the generator's output (all of it, here)."""
         return fake
@@ -88,8 +102,8 @@ class Pix2Pix(keras.Model):
         if not self.adversarial:
             return None, ops.zeros((), dtype="float32"), g_l1, self.l1_weight * g_l1
         if real_logits is None:
-            real_logits = self.discriminator([condition, target], training=training)
-        fake_logits = self.discriminator([condition, self._judged(target, fake)], training=training)
+            real_logits = self._judge(condition, target, training)
+        fake_logits = self._judge(condition, self._judged(target, fake), training)
         d_loss = losses.discriminator_loss(real_logits, fake_logits, self.gan_mode, self.real_label)
         g_gan = losses.generator_adversarial_loss(fake_logits, self.gan_mode)
         return d_loss, g_gan, g_l1, self.adversarial_weight * g_gan + self.l1_weight * g_l1
@@ -97,8 +111,8 @@ class Pix2Pix(keras.Model):
     def _critic_loss(self, condition, target, fake):
         """An extra WGAN-GP critic update's loss on a gradient-stopped fake."""
         judged = self._judged(target, fake)
-        real_logits = self.discriminator([condition, target], training=True)
-        fake_logits = self.discriminator([condition, judged], training=True)
+        real_logits = self._judge(condition, target, training=True)
+        fake_logits = self._judge(condition, judged, training=True)
         return (losses.discriminator_loss(real_logits, fake_logits, self.gan_mode, self.real_label)
                 + self.gp_weight * self._gradient_penalty(condition, target, judged))
 
@@ -109,7 +123,7 @@ class Pix2Pix(keras.Model):
         mixed = alpha * target + (1.0 - alpha) * fake
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            logits = self.discriminator([condition, mixed], training=True)
+            logits = self._judge(condition, mixed, training=True)
         grads = tape.gradient(logits, mixed)
         norms = ops.sqrt(ops.sum(ops.square(grads), axis=[1, 2, 3]) + 1e-12)
         return ops.mean(ops.square(norms - 1.0))
@@ -125,37 +139,35 @@ class Pix2Pix(keras.Model):
     def train_step(self, data):
         condition, target = data
         with tf.GradientTape() as g_tape:
-            fake = self.generator(condition, training=True)
+            fake = self._generate(condition, training=True)
         d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
         if not self.adversarial:
             with g_tape:
                 d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, training=True)
-            self.g_optimizer.apply(g_tape.gradient(g_total, g_vars), g_vars)
+            self._apply(self.g_optimizer, g_tape, g_total, g_vars)
             return self._update_trackers(d_loss, g_gan, g_l1, g_total)
 
         fixed_fake = tf.stop_gradient(fake)
         for _ in range(self.n_critic - 1):
             with tf.GradientTape() as critic_tape:
                 critic_loss = self._critic_loss(condition, target, fixed_fake)
-            self.d_optimizer.apply(critic_tape.gradient(critic_loss, d_vars), d_vars)
+            self._apply(self.d_optimizer, critic_tape, critic_loss, d_vars)
 
         # The real pair is recorded by D's tape only; the fake's verdict by both tapes.
         # g_tape resumes recording, so the generator's forward pass above is reused.
         with tf.GradientTape() as d_tape:
-            real_logits = self.discriminator([condition, target], training=True)
+            real_logits = self._judge(condition, target, training=True)
         with g_tape, d_tape:
             d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, True, real_logits)
         if self.gan_mode == "wgangp":
             with d_tape:
                 d_loss += self.gp_weight * self._gradient_penalty(condition, target, self._judged(target, fixed_fake))
         # fake entered d_tape as a constant: D's gradients do not flow into G.
-        d_grads = d_tape.gradient(d_loss, d_vars)
-        g_grads = g_tape.gradient(g_total, g_vars)
-        self.d_optimizer.apply(d_grads, d_vars)
-        self.g_optimizer.apply(g_grads, g_vars)
+        self._apply(self.d_optimizer, d_tape, d_loss, d_vars)
+        self._apply(self.g_optimizer, g_tape, g_total, g_vars)
         return self._update_trackers(d_loss, g_gan, g_l1, g_total)
 
     def test_step(self, data):
         condition, target = data
-        fake = self.generator(condition, training=False)
+        fake = self._generate(condition, training=False)
         return self._update_trackers(*self._step_losses(condition, target, fake, training=False))

@@ -101,7 +101,7 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     resize_to = cfg.resolved_load_size if training else size
 
     def load(path, sketch_path=None):
-        image = augment.resize_shorter_side(decode_image(tf.io.read_file(path)), resize_to)
+        image = augment.resize_shorter_side(decode_image(tf.io.read_file(path), min_side=resize_to), resize_to)
         if sketch_path is None:
             return image
         lines = tf.image.rgb_to_grayscale(decode_image(tf.io.read_file(sketch_path)))

@@ -37,16 +37,42 @@ def _is_webp(contents):
     return tf.equal(tf.strings.substr(header, 8, 4), b"WEBP")
 
 
-def decode_image(contents):
+def _is_jpeg(contents):
+    return tf.equal(tf.strings.substr(tf.strings.substr(contents, 0, 3) + b"\0\0\0", 0, 3), b"\xff\xd8\xff")
+
+
+# libjpeg can decode at 1/2, 1/4 or 1/8 size by scaling its inverse DCT: for a 2000 px
+# photo trained at 286 px that skips most of the decoding work.
+JPEG_SCALES = (1, 2, 4, 8)
+
+
+def _decode_jpeg_at_least(contents, min_side):
+    """A JPEG decoded at the smallest DCT scale whose shorter side stays >= min_side."""
+    shape = tf.io.extract_jpeg_shape(contents)
+    shorter = tf.minimum(shape[0], shape[1])
+    index = tf.reduce_sum(tf.cast(shorter >= tf.constant(JPEG_SCALES[1:]) * min_side, tf.int32))
+    branches = [lambda ratio=ratio: tf.io.decode_jpeg(contents, ratio=ratio) for ratio in JPEG_SCALES]
+    return tf.image.convert_image_dtype(tf.switch_case(index, branches), tf.float32)
+
+
+def decode_image(contents, min_side=None):
     """Encoded bytes (scalar string tensor) -> float32 RGB (H, W, 3) in [0, 1].
 
+    min_side: the caller only needs the shorter side this long (it resizes down next);
+    large JPEGs are then decoded at a reduced DCT scale (at least min_side), others in full.
     Raises tf.errors.InvalidArgumentError for bytes that are not a supported image.
     """
-    image = tf.cond(
-        _is_webp(contents),
-        lambda: tf.image.convert_image_dtype(tf.io.decode_webp(contents)[0], tf.float32),
-        lambda: tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False),
-    )
+    def generic():
+        return tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False)
+
+    def webp_or_generic():
+        return tf.cond(_is_webp(contents),
+                       lambda: tf.image.convert_image_dtype(tf.io.decode_webp(contents)[0], tf.float32), generic)
+
+    if min_side is None:
+        image = webp_or_generic()
+    else:
+        image = tf.cond(_is_jpeg(contents), lambda: _decode_jpeg_at_least(contents, min_side), webp_or_generic)
     image = _to_rgb(image)
     image.set_shape([None, None, 3])
     return image
@@ -111,7 +137,9 @@ def find_decodable(paths, log=None):
         return [], []
     dataset = tf.data.Dataset.from_tensor_slices(paths)
     dataset = dataset.map(
-        lambda p: (p, tf.shape(decode_image(tf.io.read_file(p)))),
+        # JPEGs at their smallest DCT scale: the whole entropy-coded stream is still read
+        # and checked, at an eighth of the pixel work.
+        lambda p: (p, tf.shape(decode_image(tf.io.read_file(p), min_side=1))),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=False,
     ).ignore_errors()

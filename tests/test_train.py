@@ -201,3 +201,18 @@ def test_paired_sketch_folder_trains(tmp_path, capsys):
     assert train.main(TINY + ["--data", str(tmp_path / "color"), "--sketches", str(tmp_path / "lines"),
                               "--out", str(tmp_path / "gray")]) == 2
     assert "add --task sketch" in capsys.readouterr().err
+
+
+def test_mixed_precision_and_jit_train_and_export_float32(tmp_path, capsys):
+    out = str(tmp_path / "mixed")
+    argv = TINY + ["--out", out, "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0",
+                   "--mixed-precision", "--jit"]
+    assert train.main(argv) == 0
+    assert "mixed precision: mixed_bfloat16" in capsys.readouterr().out  # no GPU here
+    with open(os.path.join(out, "history.csv")) as f:
+        row = next(csv.DictReader(f))
+    assert all(np.isfinite(float(value)) for value in row.values())
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for export
+    generator = keras.models.load_model(os.path.join(out, "generator.keras"))
+    assert {layer.dtype_policy.name for layer in generator.layers} == {"float32"}
+    assert os.path.exists(os.path.join(out, "export", "tflite", "model_fp16.tflite"))
