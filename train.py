@@ -26,7 +26,7 @@ DATA_DEFAULTS = dict(image_size=256, num_downs=8, ngf=64, ndf=64, batch_size=16,
                      steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
 DEMO_IMAGES = 600
 # Flags that may change when a run is resumed; anything else must match config.json.
-RESUMABLE_KEYS = {"epochs", "verbose", "jit"}
+RESUMABLE_KEYS = {"epochs", "verbose", "jit", "checkpoint_every"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +49,7 @@ class TrainConfig:
     verbose: str = "auto"
     mixed_precision: bool = False
     jit: bool = False
+    checkpoint_every: int | None = None
 
 
 def build_parser():
@@ -127,6 +128,9 @@ def build_parser():
                      help="compute in mixed_float16 with loss scaling on a GPU, mixed_bfloat16 on CPU; weights "
                      "stay float32 and the exported models are float32 (see BENCHMARKS.md for what it buys)")
     opt.add_argument("--jit", action="store_true", help="compile the training step with XLA (jit_compile)")
+    opt.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                     help="also checkpoint every STEPS training steps (default: at the end of each epoch); "
+                     "a killed run loses at most this many steps")
     opt.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and augmentation")
     opt.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                      help="Keras fit verbosity: 1 progress bar, 2 one line per epoch; auto = 1 on a terminal, else 2")
@@ -157,7 +161,10 @@ def resolve_configs(args):
                             lambda_l1=args.lambda_l1, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
                             gan_weight=args.gan_weight, seed=args.seed, verbose=args.verbose,
-                            mixed_precision=args.mixed_precision, jit=args.jit)
+                            mixed_precision=args.mixed_precision, jit=args.jit,
+                            checkpoint_every=args.checkpoint_every)
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be at least 1; received {args.checkpoint_every}")
     if args.sketches and (args.task != "sketch" or args.data is None):
         raise ValueError("--sketches pairs line art with the colour images of --data; add --task sketch and --data")
     if args.generator == "sgru" and args.mixed_precision:
@@ -254,7 +261,7 @@ def run(args):
     import keras
     import tensorflow as tf
 
-    from model.callbacks import EpochCheckpoint, SampleGrid
+    from model.callbacks import RunCheckpoint, SampleGrid
     from model.patchgan import PatchGANDiscriminator
     from model.pix2pix import Pix2Pix
     from model.unet import UNetGenerator
@@ -282,11 +289,15 @@ def run(args):
     if partner:
         make_example = paired_example
 
-    def dataset(paths, training):
+    def dataset(paths, training, start_step=0):
+        """A resumed run's training stream starts at its global step: it sees the batches it missed."""
         sketches = [partner[p] for p in paths] if partner else None
-        return build_dataset(paths, pipeline_cfg, training, make_example=make_example, sketch_paths=sketches)
+        return build_dataset(paths, pipeline_cfg, training, make_example=make_example, sketch_paths=sketches,
+                             start_element=start_step * pipeline_cfg.batch_size)
 
-    train_ds = dataset(train_paths, training=True)
+    def train_from(step):
+        return dataset(train_paths, training=True, start_step=step)
+
     val_ds = dataset(val_paths, training=False) if val_paths else None
     target_channels = 3 if sketch_task else 2
     steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
@@ -329,17 +340,25 @@ def run(args):
 
     compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
     finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
-    checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator,
-                                     g_optimizer=g_optimizer, d_optimizer=d_optimizer, epoch=finished)
+    epoch_start_step = tf.Variable(0, dtype=tf.int64, name="epoch_start_step")
+    step = g_optimizer.iterations  # one generator update per training step: the global step
+    # Dropout masks (and WGAN-GP's mixing) come from Keras seed generators; their states are
+    # saved too, so a resumed run draws the same random numbers as one that never stopped.
+    seed_states = [layer.seed_generator.state.value for layer in [*generator._flatten_layers(), pix2pix]
+                   if isinstance(getattr(layer, "seed_generator", None), keras.random.SeedGenerator)]
+    checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator, g_optimizer=g_optimizer,
+                                     d_optimizer=d_optimizer, epoch=finished, epoch_start_step=epoch_start_step,
+                                     seed_states=seed_states)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"), max_to_keep=3)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resumed from epoch {int(finished.numpy())} ({manager.latest_checkpoint})")
+        print(f"resumed from step {int(step.numpy())} (epoch {int(finished.numpy()) + 1}, "
+              f"{int(step.numpy() - epoch_start_step.numpy())} of its steps done; {manager.latest_checkpoint})")
     start = int(finished.numpy())
     history_path = os.path.join(out, "history.csv")
     trim_history(history_path, start)
 
-    sample_condition, sample_target = next(iter((val_ds or train_ds).unbatch().batch(4)))
+    sample_condition, sample_target = next(iter((val_ds or train_from(0)).unbatch().batch(4)))
 
     def render(condition, prediction, target):
         prediction = tf.cast(prediction, tf.float32)  # bfloat16/float16 under --mixed-precision
@@ -354,7 +373,7 @@ def run(args):
         keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.TensorBoard(log_dir, write_graph=False),
         SampleGrid(sample_condition, sample_target, render, os.path.join(out, "samples"), log_dir),
-        EpochCheckpoint(manager, finished),
+        RunCheckpoint(manager, step, finished, epoch_start_step, train_cfg.checkpoint_every),
     ]
     # A progress bar redrawn into a log file is unreadable: one line per epoch there.
     verbose = int(train_cfg.verbose) if train_cfg.verbose != "auto" else (1 if sys.stdout.isatty() else 2)
@@ -364,17 +383,21 @@ def run(args):
         phase_end = min(phase_end, train_cfg.epochs)
         if int(finished.numpy()) >= phase_end:
             continue
-        compile_phase(adversarial)
         print("L1 pretraining of the generator" if not adversarial else
               "training the generator on the perceptual loss" if sgru and not train_cfg.gan_weight else
               "training generator and discriminator")
-        history = pix2pix.fit(train_ds, epochs=phase_end, initial_epoch=int(finished.numpy()),
-                              steps_per_epoch=steps, validation_data=val_ds, callbacks=callbacks,
-                              shuffle=False, verbose=verbose)  # the dataset shuffles itself
-        if pix2pix.stop_training and int(finished.numpy()) < phase_end:
-            last = {k: v[-1] for k, v in history.history.items()}
-            raise FloatingPointError(f"training stopped: a loss became NaN or Inf ({last}); "
-                                     f"the last good checkpoint is in {manager.directory}")
+        while int(finished.numpy()) < phase_end:
+            compile_phase(adversarial)
+            epoch, done = int(finished.numpy()), int(step.numpy() - epoch_start_step.numpy())
+            # A run stopped mid-epoch first finishes that epoch's remaining steps.
+            history = pix2pix.fit(train_from(int(step.numpy())), epochs=epoch + 1 if done else phase_end,
+                                  initial_epoch=epoch, steps_per_epoch=steps - done if done else steps,
+                                  validation_data=val_ds, callbacks=callbacks, shuffle=False,
+                                  verbose=verbose)  # the dataset shuffles itself
+            if pix2pix.stop_training and int(finished.numpy()) < phase_end:
+                last = {k: v[-1] for k, v in history.history.items()}
+                raise FloatingPointError(f"training stopped at step {int(step.numpy())}: a loss became NaN or "
+                                         f"Inf ({last}); the last good checkpoint is {manager.latest_checkpoint}")
     print(f"trained to epoch {int(finished.numpy())} in {time.time() - began:.0f} s")
 
     if policy != "float32":  # deploy float32: rebuild the generator under float32 with the trained weights

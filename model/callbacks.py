@@ -51,18 +51,39 @@ class SampleGrid(keras.callbacks.Callback):
             self.writer.flush()
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves a tf.train.CheckpointManager checkpoint after every epoch.
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves a tf.train.CheckpointManager checkpoint every `every` steps and after every epoch.
 
-    The checkpoint holds both networks, both optimizers and `epoch`, the number of
-    finished epochs, which is where a resumed run continues.
+    The checkpoint holds both networks, both optimizers (whose iteration counter is the
+    global step), the number of finished epochs and the step at which the current epoch
+    began, which is everything a run needs to continue where it stopped. A state whose
+    losses are NaN or Inf is never saved, so the last checkpoint is always a good one.
+    Checkpoints are numbered by global step.
     """
 
-    def __init__(self, manager, epoch_variable):
+    def __init__(self, manager, step, finished_epochs, epoch_start_step, every=None):
         super().__init__()
         self.manager = manager
-        self.epoch_variable = epoch_variable
+        self.step = step  # a variable: the generator optimizer's iteration counter
+        self.finished_epochs = finished_epochs
+        self.epoch_start_step = epoch_start_step
+        self.every = every
+        self.saved_step = None
+
+    def _save(self, logs):
+        values = [float(np.asarray(value)) for value in (logs or {}).values() if np.ndim(value) == 0]
+        if not all(np.isfinite(values)):
+            return False
+        self.saved_step = int(self.step.numpy())
+        self.manager.save(checkpoint_number=self.saved_step)
+        return True
+
+    def on_train_batch_end(self, batch, logs=None):
+        last_of_epoch = batch + 1 == self.params.get("steps")  # saved by on_epoch_end instead
+        if self.every and int(self.step.numpy()) % self.every == 0 and not last_of_epoch:
+            self._save(logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_variable.assign(epoch + 1)
-        self.manager.save(checkpoint_number=epoch + 1)
+        self.finished_epochs.assign(epoch + 1)
+        self.epoch_start_step.assign(self.step)
+        self._save(logs)

@@ -1,7 +1,8 @@
 """Files -> tf.data.Dataset of (condition, target) batches.
 
-files -> shuffle -> decode + resize (parallel) -> [cache] -> repeat -> jitter + flip +
-Lab (parallel, seeded per element) -> batch -> prefetch.
+training: files -> shuffle -> repeat -> skip (resume) -> decode + resize (parallel) ->
+jitter + flip + Lab (parallel, seeded per element) -> batch -> prefetch; with cache, the
+decoded images are kept and shuffled in memory instead.
 """
 
 import hashlib
@@ -82,12 +83,16 @@ def pair_by_name(color_paths, sketch_paths, log=None):
     return [colors[name] for name in common], [sketches[name] for name in common]
 
 
-def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example, sketch_paths=None):
+def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example, sketch_paths=None,
+                  start_element=0):
     """A dataset of (condition, target) batches from image files.
 
-    Training: shuffled, repeated forever, random jitter + flip with per-element seeds
-    [cfg.seed, element index], so the same seed gives the same batches. Validation:
-    resize the shorter side and centre-crop, in file order, once.
+    Training: an endless stream, reshuffled every epoch, random jitter + flip with
+    per-element seeds [cfg.seed, element index], so the same seed gives the same batches.
+    start_element resumes that stream exactly where a run stopped (step x batch size): the
+    skip happens on file names, or on the decoded images held in memory with cfg.cache,
+    so nothing is decoded twice. Validation: resize the shorter side and centre-crop, in
+    file order, once.
     make_example: (RGB image in [0, 1], seed or None) -> (condition, target); lab_example
         for grayscale -> colour, sketch_example(...) for line art -> colour.
     sketch_paths: the artist's own sketches, one per path (see pair_by_name); each is
@@ -112,27 +117,28 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
         raise ValueError(f"sketch_paths must match paths one to one; received {len(sketch_paths)} "
                          f"sketches for {len(paths)} images")
     files = tf.data.Dataset.from_tensor_slices(paths if sketch_paths is None else (paths, list(sketch_paths)))
-    if training:
-        files = files.shuffle(min(len(paths), cfg.shuffle_buffer), seed=cfg.seed,
-                              reshuffle_each_iteration=True)
-    images = files.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    if cfg.cache:
-        images = images.cache()
+    if not training:
+        images = files.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        examples = images.map(lambda image: make_example(augment.center_crop(image, size)),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+        return examples.batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    if training:
-        images = images.repeat()
-        indices = tf.data.Dataset.counter()
-        seeded = tf.data.Dataset.zip((images, indices))
+    buffer = min(len(paths), cfg.shuffle_buffer)
+    if cfg.cache:  # decode once; later epochs shuffle the decoded images in memory, as uint8 (4x smaller)
+        images = files.map(lambda *names: tf.image.convert_image_dtype(load(*names), tf.uint8, saturate=True),
+                           num_parallel_calls=tf.data.AUTOTUNE).cache().repeat()
+        images = images.shuffle(buffer, seed=cfg.seed).skip(start_element)
+        images = images.map(lambda image: tf.image.convert_image_dtype(image, tf.float32),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+    else:  # shuffle and skip file names, decode only what is used
+        files = files.shuffle(buffer, seed=cfg.seed, reshuffle_each_iteration=True).repeat().skip(start_element)
+        images = files.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    seeded = tf.data.Dataset.zip((images, tf.data.Dataset.counter(start=start_element)))
 
-        def transform(image, index):
-            seed = tf.stack([tf.constant(cfg.seed, tf.int64), index])
-            jitter_seed, example_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-            return make_example(augment.random_jitter(image, size, jitter_seed, flip=cfg.flip), example_seed)
+    def transform(image, index):
+        seed = tf.stack([tf.constant(cfg.seed, tf.int64), index])
+        jitter_seed, example_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        return make_example(augment.random_jitter(image, size, jitter_seed, flip=cfg.flip), example_seed)
 
-        examples = seeded.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        examples = images.map(
-            lambda image: make_example(augment.center_crop(image, size)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return examples.batch(cfg.batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    examples = seeded.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    return examples.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

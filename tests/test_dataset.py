@@ -155,3 +155,20 @@ def test_paired_sketches_travel_with_their_colour_images(tmp_path, capsys):
     assert checked >= 12 and 0 < flipped < checked
     with pytest.raises(ValueError, match="3 sketches for 4 images"):
         build_dataset(colors, cfg, training=True, make_example=paired_example, sketch_paths=sketches[:3])
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_resumed_stream_continues_exactly_where_it_stopped(paths, cache):
+    """Batches 3..6 of an uninterrupted stream equal batches 0..3 of one started at element 12.
+
+    12 pictures and batch 4: the resumed part crosses an epoch boundary (reshuffled).
+    """
+    import dataclasses
+
+    cfg = dataclasses.replace(CFG, cache=cache)
+    whole = [lightness.numpy() for lightness, _ in build_dataset(paths, cfg, training=True).take(7)]
+    resumed = [lightness.numpy() for lightness, _ in build_dataset(paths, cfg, training=True,
+                                                                   start_element=3 * 4).take(4)]
+    for expected, got in zip(whole[3:], resumed):
+        np.testing.assert_array_equal(expected, got)
+    assert not np.array_equal(whole[0], whole[3])  # a different epoch gives different batches

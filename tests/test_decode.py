@@ -148,3 +148,24 @@ def test_empty_folder_and_missing_path_raise_one_clear_error(tmp_path):
         list_image_files(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no such file, folder or matching pattern"):
         list_image_files(str(tmp_path / "missing"))
+
+
+def test_large_jpeg_decodes_at_a_reduced_scale_that_keeps_min_side():
+    rng = np.random.default_rng(7)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (600, 900, 3), dtype=np.uint8), (9, 9), 3)
+    jpeg = tf.constant(cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
+    full = decode_image(jpeg)
+    assert full.shape == (600, 900, 3)
+    # 600 / 4 = 150 >= 140 but 600 / 8 = 75 < 140: quarter scale
+    assert decode_image(jpeg, min_side=140).shape == (150, 225, 3)
+    assert decode_image(jpeg, min_side=300).shape == (300, 450, 3)
+    assert decode_image(jpeg, min_side=301).shape == (600, 900, 3)
+    # The reduced decode is a proper downscale of the same picture.
+    reduced = decode_image(jpeg, min_side=140)
+    reference = tf.image.resize(full, (150, 225), method="area")
+    assert float(tf.reduce_mean(tf.abs(reduced - reference))) < 0.01
+    # PNGs ignore min_side; truncated JPEGs still fail.
+    png = tf.io.encode_png(picture)
+    assert decode_image(png, min_side=140).shape == (600, 900, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        decode_image(tf.constant(jpeg.numpy()[: len(jpeg.numpy()) // 2]), min_side=140)

@@ -1,0 +1,66 @@
+"""Faults: a killed run resumes where it stopped; NaN stops cleanly; writes are atomic."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import model.unet  # noqa: F401  (registers the generator class for loading)
+import train
+from tests.test_train import TINY
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = TINY[:TINY.index("--steps-per-epoch")] + ["--verbose", "0", "--steps-per-epoch", "6", "--epochs", "2",
+                                                 "--l1-pretrain-epochs", "1", "--demo-images", "16",
+                                                 "--checkpoint-every", "2"]
+
+
+def train_process(out, **kwargs):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.Popen([sys.executable, "train.py", *RUN, "--out", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def latest_step(checkpoints):
+    state = os.path.join(checkpoints, "checkpoint")
+    if not os.path.exists(state):
+        return 0
+    found = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', open(state).read())
+    return int(found.group(1)) if found else 0
+
+
+def test_kill_9_then_the_same_command_resumes_where_it_stopped(tmp_path):
+    killed = train_process(tmp_path / "killed")
+    deadline = time.time() + 300
+    # Step 8 is mid-way through epoch 2, the adversarial phase (6 steps per epoch).
+    while latest_step(tmp_path / "killed" / "checkpoints") < 8 and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    kept = latest_step(tmp_path / "killed" / "checkpoints")
+    assert 8 <= kept <= 12
+
+    resumed = train_process(tmp_path / "killed")
+    uninterrupted = train_process(tmp_path / "whole")
+    resumed_out, _ = resumed.communicate(timeout=600)
+    uninterrupted.communicate(timeout=600)
+    assert resumed.returncode == 0 and uninterrupted.returncode == 0, resumed_out[-2000:]
+    assert f"resumed from step {kept} " in resumed_out
+
+    # Same data position, optimizer state and step counter: the same weights as never stopping.
+    reader = tf.train.load_checkpoint(str(tmp_path / "killed" / "checkpoints"))
+    assert reader.get_tensor("g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 12
+    a = keras.models.load_model(str(tmp_path / "killed" / "generator.keras"), compile=False)
+    b = keras.models.load_model(str(tmp_path / "whole" / "generator.keras"), compile=False)
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    with open(tmp_path / "killed" / "history.csv") as f:
+        assert [line.split(",")[0] for line in f.read().split()][1:] == ["0", "1"]
