@@ -261,7 +261,7 @@ def run(args):
     import keras
     import tensorflow as tf
 
-    from model.callbacks import RunCheckpoint, SampleGrid
+    from model.callbacks import RunCheckpoint, SampleGrid, StopOnNonFiniteLoss
     from model.patchgan import PatchGANDiscriminator
     from model.pix2pix import Pix2Pix
     from model.unet import UNetGenerator
@@ -369,7 +369,7 @@ def run(args):
 
     log_dir = os.path.join(out, "logs")
     callbacks = [
-        keras.callbacks.TerminateOnNaN(),
+        StopOnNonFiniteLoss(),
         keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.TensorBoard(log_dir, write_graph=False),
         SampleGrid(sample_condition, sample_target, render, os.path.join(out, "samples"), log_dir),
@@ -394,10 +394,13 @@ def run(args):
                                   initial_epoch=epoch, steps_per_epoch=steps - done if done else steps,
                                   validation_data=val_ds, callbacks=callbacks, shuffle=False,
                                   verbose=verbose)  # the dataset shuffles itself
-            if pix2pix.stop_training and int(finished.numpy()) < phase_end:
+            if pix2pix.stop_training:  # only StopOnNonFiniteLoss stops a fit early
                 last = {k: v[-1] for k, v in history.history.items()}
-                raise FloatingPointError(f"training stopped at step {int(step.numpy())}: a loss became NaN or "
-                                         f"Inf ({last}); the last good checkpoint is {manager.latest_checkpoint}")
+                kept = (f"the last good checkpoint, {manager.latest_checkpoint}, is kept and resumes with the same "
+                        "command" if manager.latest_checkpoint else "no checkpoint was written")
+                losses_text = ", ".join(f"{name} {value:.4g}" for name, value in last.items())
+                raise FloatingPointError(f"training stopped at step {int(step.numpy())}: a loss became NaN or Inf "
+                                         f"({losses_text}); {kept}")
     print(f"trained to epoch {int(finished.numpy())} in {time.time() - began:.0f} s")
 
     if policy != "float32":  # deploy float32: rebuild the generator under float32 with the trained weights

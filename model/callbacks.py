@@ -51,6 +51,23 @@ class SampleGrid(keras.callbacks.Callback):
             self.writer.flush()
 
 
+def all_finite(logs):
+    """True when every scalar in a Keras logs dict is a finite number."""
+    return all(np.isfinite(float(np.asarray(value))) for value in (logs or {}).values() if np.ndim(value) == 0)
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops fit at the first step whose losses are NaN or Inf.
+
+    keras.callbacks.TerminateOnNaN watches only a "loss" entry, which the GAN's logs
+    (d_loss, g_gan, g_l1, g_total) do not have.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not all_finite(logs):
+            self.model.stop_training = True
+
+
 class RunCheckpoint(keras.callbacks.Callback):
     """Saves a tf.train.CheckpointManager checkpoint every `every` steps and after every epoch.
 
@@ -70,20 +87,19 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.every = every
         self.saved_step = None
 
-    def _save(self, logs):
-        values = [float(np.asarray(value)) for value in (logs or {}).values() if np.ndim(value) == 0]
-        if not all(np.isfinite(values)):
-            return False
+    def _save(self):
         self.saved_step = int(self.step.numpy())
         self.manager.save(checkpoint_number=self.saved_step)
-        return True
 
     def on_train_batch_end(self, batch, logs=None):
         last_of_epoch = batch + 1 == self.params.get("steps")  # saved by on_epoch_end instead
-        if self.every and int(self.step.numpy()) % self.every == 0 and not last_of_epoch:
-            self._save(logs)
+        if self.every and int(self.step.numpy()) % self.every == 0 and not last_of_epoch and all_finite(logs):
+            self._save()
 
     def on_epoch_end(self, epoch, logs=None):
+        if not all_finite(logs):  # e.g. a NaN validation loss: the epoch is not counted or saved
+            self.model.stop_training = True
+            return
         self.finished_epochs.assign(epoch + 1)
         self.epoch_start_step.assign(self.step)
-        self._save(logs)
+        self._save()

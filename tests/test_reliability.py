@@ -64,3 +64,29 @@ def test_kill_9_then_the_same_command_resumes_where_it_stopped(tmp_path):
         np.testing.assert_allclose(x, y, atol=1e-5)
     with open(tmp_path / "killed" / "history.csv") as f:
         assert [line.split(",")[0] for line in f.read().split()][1:] == ["0", "1"]
+
+
+def generator_tensors(checkpoints):
+    reader = tf.train.load_checkpoint(checkpoints)
+    return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map() if key.startswith("generator/")}
+
+
+def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = str(tmp_path / "nan")
+    argv = TINY + ["--out", out, "--demo-images", "8", "--epochs", "2", "--l1-pretrain-epochs", "0"]
+    assert train.main(argv + ["--epochs", "1"]) == 0  # one good epoch: checkpoint at step 3
+    good = generator_tensors(os.path.join(out, "checkpoints"))
+    capsys.readouterr()
+
+    # The same run, resumed with an L1 weight beyond float32: the loss is Inf at once.
+    with open(os.path.join(out, "config.json")) as f:
+        config = f.read()
+    with open(os.path.join(out, "config.json"), "w") as f:
+        f.write(config.replace('"lambda_l1": 100.0', '"lambda_l1": 1e+39'))
+    assert train.main(argv + ["--lambda-l1", "1e39"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("irodori-train: error: training stopped at step ") and "\n" not in error
+    assert "NaN or Inf" in error and "ckpt-3" in error and "is kept" in error
+    kept = generator_tensors(os.path.join(out, "checkpoints"))
+    assert kept.keys() == good.keys() and all(np.array_equal(kept[key], good[key]) for key in good)
+    assert os.path.exists(os.path.join(out, "generator.keras"))  # the good run's model is not overwritten
