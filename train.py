@@ -435,6 +435,9 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         print(f"irodori-train: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. an output folder that cannot be created or written
+        print(f"irodori-train: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -7,6 +7,7 @@ art, so transparent backgrounds do not turn black.
 
 import glob
 import os
+import re
 import sys
 
 import tensorflow as tf
@@ -37,6 +38,42 @@ def _is_webp(contents):
     return tf.equal(tf.strings.substr(header, 8, 4), b"WEBP")
 
 
+# A decoded picture costs 12 bytes per pixel as float RGB: 100 megapixels is 1.2 GB. Larger
+# ones are refused before decoding rather than running the machine out of memory.
+MAX_MEGAPIXELS = 100
+
+
+def _header_size(contents):
+    """(height, width) declared in a PNG, GIF or BMP header; (0, 0) for other formats."""
+    head = tf.cast(tf.io.decode_raw(tf.strings.substr(contents, 0, 26) + b"\0" * 26, tf.uint8)[:26], tf.int64)
+
+    def number(start, length, big_endian):
+        order = range(length) if big_endian else reversed(range(length))
+        value = tf.constant(0, tf.int64)
+        for i in order:
+            value = value * 256 + head[start + i]
+        return value
+
+    png = tf.reduce_all(tf.equal(head[:8], [137, 80, 78, 71, 13, 10, 26, 10]))
+    gif = tf.reduce_all(tf.equal(head[:4], [71, 73, 70, 56]))
+    bmp = tf.reduce_all(tf.equal(head[:2], [66, 77]))
+    zero = tf.constant(0, tf.int64)
+    return tf.case([(png, lambda: (number(20, 4, True), number(16, 4, True))),
+                    (gif, lambda: (number(8, 2, False), number(6, 2, False))),
+                    # BMP heights are negative for top-down pictures
+                    (bmp, lambda: (tf.cast(tf.abs(tf.bitcast(tf.cast(number(22, 4, False), tf.uint32), tf.int32)),
+                                           tf.int64), number(18, 4, False)))],
+                   default=lambda: (zero, zero))
+
+
+def _check_pixels(height, width):
+    """An op that fails with a one-line reason when height x width exceeds MAX_MEGAPIXELS."""
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    message = tf.strings.format("image is {}x{} pixels, above the {}-megapixel limit",
+                                (width, height, MAX_MEGAPIXELS))
+    return tf.debugging.Assert(height * width <= MAX_MEGAPIXELS * 1_000_000, [message], summarize=1)
+
+
 def _is_jpeg(contents):
     return tf.equal(tf.strings.substr(tf.strings.substr(contents, 0, 3) + b"\0\0\0", 0, 3), b"\xff\xd8\xff")
 
@@ -51,8 +88,15 @@ def _decode_jpeg_at_least(contents, min_side):
     shape = tf.io.extract_jpeg_shape(contents)
     shorter = tf.minimum(shape[0], shape[1])
     index = tf.reduce_sum(tf.cast(shorter >= tf.constant(JPEG_SCALES[1:]) * min_side, tf.int32))
-    branches = [lambda ratio=ratio: tf.io.decode_jpeg(contents, ratio=ratio) for ratio in JPEG_SCALES]
-    return tf.image.convert_image_dtype(tf.switch_case(index, branches), tf.float32)
+    ratio = tf.gather(JPEG_SCALES, index)
+    with tf.control_dependencies([_check_pixels(shape[0] // ratio, shape[1] // ratio)]):
+        branches = [lambda ratio=ratio: tf.io.decode_jpeg(contents, ratio=ratio) for ratio in JPEG_SCALES]
+        return tf.image.convert_image_dtype(tf.switch_case(index, branches), tf.float32)
+
+
+def _jpeg_size(contents):
+    shape = tf.cast(tf.io.extract_jpeg_shape(contents), tf.int64)
+    return shape[0], shape[1]
 
 
 def decode_image(contents, min_side=None):
@@ -60,7 +104,9 @@ def decode_image(contents, min_side=None):
 
     min_side: the caller only needs the shorter side this long (it resizes down next);
     large JPEGs are then decoded at a reduced DCT scale (at least min_side), others in full.
-    Raises tf.errors.InvalidArgumentError for bytes that are not a supported image.
+    Raises tf.errors.InvalidArgumentError for bytes that are not a supported image, and for
+    pictures above MAX_MEGAPIXELS (as decoded; PNG, GIF, BMP and JPEG sizes are read from
+    their headers first, so nothing is allocated).
     """
     def generic():
         return tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False)
@@ -69,10 +115,17 @@ def decode_image(contents, min_side=None):
         return tf.cond(_is_webp(contents),
                        lambda: tf.image.convert_image_dtype(tf.io.decode_webp(contents)[0], tf.float32), generic)
 
+    def full_size():
+        height, width = _header_size(contents)
+        jpeg_height, jpeg_width = tf.cond(_is_jpeg(contents), lambda: _jpeg_size(contents),
+                                          lambda: (tf.constant(0, tf.int64), tf.constant(0, tf.int64)))
+        with tf.control_dependencies([_check_pixels(tf.maximum(height, jpeg_height), tf.maximum(width, jpeg_width))]):
+            return webp_or_generic()
+
     if min_side is None:
-        image = webp_or_generic()
+        image = full_size()
     else:
-        image = tf.cond(_is_jpeg(contents), lambda: _decode_jpeg_at_least(contents, min_side), webp_or_generic)
+        image = tf.cond(_is_jpeg(contents), lambda: _decode_jpeg_at_least(contents, min_side), full_size)
     image = _to_rgb(image)
     image.set_shape([None, None, 3])
     return image
@@ -109,6 +162,9 @@ def short_error(error):
     message = error.message.strip().splitlines()[-1] if error.message.strip() else type(error).__name__
     if message.startswith("{{"):
         message = message.split("}}", 1)[-1].strip()
+    assertion = re.search(r"Summarized data: b['\"](.*?)['\"]", message)  # our own checks' text
+    if assertion:
+        message = assertion.group(1)
     return message[:160]
 
 

@@ -169,3 +169,16 @@ def test_large_jpeg_decodes_at_a_reduced_scale_that_keeps_min_side():
     assert decode_image(png, min_side=140).shape == (600, 900, 3)
     with pytest.raises(tf.errors.InvalidArgumentError):
         decode_image(tf.constant(jpeg.numpy()[: len(jpeg.numpy()) // 2]), min_side=140)
+
+
+def test_pictures_above_the_pixel_limit_are_refused_before_decoding():
+    from pipeline.decode import short_error
+    from tests.test_bad_inputs import png_header_only
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as refused:
+        decode_image(tf.constant(png_header_only(20000, 20000)))
+    assert short_error(refused.value) == "image is 20000x20000 pixels, above the 100-megapixel limit"
+    # a big JPEG is fine when the pipeline only needs a small version of it
+    rng = np.random.default_rng(3)
+    jpeg = tf.io.encode_jpeg(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    assert decode_image(jpeg, min_side=16).shape == (16, 16, 3)
