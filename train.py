@@ -26,7 +26,7 @@ DATA_DEFAULTS = dict(image_size=256, num_downs=8, ngf=64, ndf=64, batch_size=16,
                      steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
 DEMO_IMAGES = 600
 # Flags that may change when a run is resumed; anything else must match config.json.
-RESUMABLE_KEYS = {"epochs", "verbose", "jit", "checkpoint_every"}
+RESUMABLE_KEYS = {"epochs", "verbose", "jit", "checkpoint_every", "strategy"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,7 @@ class TrainConfig:
     mixed_precision: bool = False
     jit: bool = False
     checkpoint_every: int | None = None
+    strategy: str = "default"
 
 
 def build_parser():
@@ -128,6 +129,10 @@ def build_parser():
                      help="compute in mixed_float16 with loss scaling on a GPU, mixed_bfloat16 on CPU; weights "
                      "stay float32 and the exported models are float32 (see BENCHMARKS.md for what it buys)")
     opt.add_argument("--jit", action="store_true", help="compile the training step with XLA (jit_compile)")
+    opt.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
+                     help="mirrored: every GPU of this machine (or every logical CPU); multiworker: several "
+                     "machines, each running this same command with its TF_CONFIG. --batch-size is the global "
+                     "batch, split across replicas")
     opt.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                      help="also checkpoint every STEPS training steps (default: at the end of each epoch); "
                      "a killed run loses at most this many steps")
@@ -162,7 +167,7 @@ def resolve_configs(args):
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
                             gan_weight=args.gan_weight, seed=args.seed, verbose=args.verbose,
                             mixed_precision=args.mixed_precision, jit=args.jit,
-                            checkpoint_every=args.checkpoint_every)
+                            checkpoint_every=args.checkpoint_every, strategy=args.strategy)
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise ValueError(f"--checkpoint-every must be at least 1; received {args.checkpoint_every}")
     if args.sketches and (args.task != "sketch" or args.data is None):
@@ -233,6 +238,48 @@ def find_sketch_partners(args, color_paths):
     return colors, dict(zip(colors, sketches))
 
 
+def make_strategy(name):
+    """(tf.distribute strategy, is this the chief, worker index) for --strategy."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy(), True, 0
+    if name == "mirrored":
+        if tf.config.list_logical_devices("GPU"):
+            strategy = tf.distribute.MirroredStrategy()
+        else:  # logical CPUs; NCCL is for GPUs, so reduce on one device
+            devices = [device.name for device in tf.config.list_logical_devices("CPU")]
+            strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+        print(f"mirrored strategy: {strategy.num_replicas_in_sync} replicas")
+        return strategy, True, 0
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    if not config.get("cluster"):
+        raise ValueError("--strategy multiworker needs TF_CONFIG, e.g. {\"cluster\": {\"worker\": "
+                         "[\"host1:2222\", \"host2:2222\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}")
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    task = config.get("task", {})
+    chief = task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0
+                                             and "chief" not in config["cluster"])
+    print(f"multiworker strategy: {strategy.num_replicas_in_sync} replicas; this is "
+          f"{task.get('type')} {task.get('index', 0)}{' (chief)' if chief else ''}")
+    return strategy, chief, task.get("index", 0)
+
+
+def replica_spread(variables, strategy):
+    """Largest difference between the replicas' copies of the variables (0 when in sync).
+
+    For trainable weights; BatchNorm's moving statistics are kept per replica and averaged
+    when read.
+    """
+    import numpy as np
+
+    spread = 0.0
+    for variable in variables:
+        copies = [np.asarray(copy) for copy in strategy.experimental_local_results(variable.value)]
+        spread = max(spread, *(float(np.max(np.abs(copy - copies[0]))) for copy in copies))
+    return spread
+
+
 def set_precision_policy(mixed):
     """The Keras dtype policy for --mixed-precision: float16 on a GPU, bfloat16 on CPU."""
     import keras
@@ -262,14 +309,18 @@ def run(args):
     import tensorflow as tf
 
     from model.callbacks import RunCheckpoint, SampleGrid, StopOnNonFiniteLoss
-    from model.patchgan import PatchGANDiscriminator
-    from model.pix2pix import Pix2Pix
-    from model.unet import UNetGenerator
+    from model.build import build_training, seed_states
     from pipeline import color
     from pipeline.dataset import build_dataset, lab_example, paired_example, sketch_example, split_train_val
 
     pipeline_cfg, model_cfg, train_cfg = resolve_configs(args)
-    out = args.out or default_out(args.data)
+    strategy, chief, worker_index = make_strategy(train_cfg.strategy)  # before any other TF op
+    if pipeline_cfg.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"--batch-size {pipeline_cfg.batch_size} must be a multiple of the "
+                         f"{strategy.num_replicas_in_sync} replicas")
+    run_dir = args.out or default_out(args.data)
+    # Other workers keep their own files (checkpoints they must write, logs) out of the way.
+    out = run_dir if chief else os.path.join(run_dir, f".worker-{worker_index}")
     os.makedirs(out, exist_ok=True)
     resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images,
                          "task": args.task, "sketch_method": args.sketch_method if args.task == "sketch" else None,
@@ -292,68 +343,59 @@ def run(args):
     def dataset(paths, training, start_step=0):
         """A resumed run's training stream starts at its global step: it sees the batches it missed."""
         sketches = [partner[p] for p in paths] if partner else None
-        return build_dataset(paths, pipeline_cfg, training, make_example=make_example, sketch_paths=sketches,
-                             start_element=start_step * pipeline_cfg.batch_size)
+        built = build_dataset(paths, pipeline_cfg, training, make_example=make_example, sketch_paths=sketches,
+                              start_element=start_step * pipeline_cfg.batch_size)
+        # Under multiworker each worker builds the same stream and keeps its share of every batch.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return built.with_options(options)
 
     def train_from(step):
         return dataset(train_paths, training=True, start_step=step)
 
     val_ds = dataset(val_paths, training=False) if val_paths else None
+    if val_ds is not None and strategy.num_replicas_in_sync > 1:
+        # Distributed validation needs whole batches; the final evaluation still sees every image.
+        if len(val_paths) < pipeline_cfg.batch_size:
+            print(f"note: fewer validation images ({len(val_paths)}) than one batch; no val_* losses per epoch")
+            val_ds = None
+        else:
+            val_ds = val_ds.unbatch().batch(pipeline_cfg.batch_size, drop_remainder=True)
     target_channels = 3 if sketch_task else 2
     steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
 
     policy = set_precision_policy(train_cfg.mixed_precision)
     keras.utils.set_random_seed(train_cfg.seed)
-    discriminator = PatchGANDiscriminator(ndf=model_cfg.ndf, n_layers=model_cfg.n_layers_d,
-                                          norm=model_cfg.d_norm, init=model_cfg.init,
-                                          target_channels=target_channels)
-    if model_cfg.generator == "sgru":
-        from model.perceptual import vgg19_features
-        from model.sgru import SGRUGenerator
-        from model.sgru_trainer import SGRUTrainer
-
-        features = vgg19_features(args.vgg_weights)  # one clear error if the file is missing
-        generator = SGRUGenerator(image_size=model_cfg.image_size, num_levels=model_cfg.sgru_levels,
-                                  filters=model_cfg.ngf, num_outputs=model_cfg.num_outputs)
-        pix2pix = SGRUTrainer(generator, discriminator, features, model_cfg.num_outputs, train_cfg.gan_weight)
-    else:
-        generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
-                                  ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
-                                  dropout=model_cfg.dropout, out_channels=target_channels)
-        pix2pix = Pix2Pix(generator, discriminator)
+    with strategy.scope():
+        generator, discriminator, pix2pix, g_optimizer, d_optimizer = build_training(
+            model_cfg, train_cfg.lr_g, train_cfg.lr_d, train_cfg.beta1, train_cfg.beta2, target_channels,
+            train_cfg.gan_weight, args.vgg_weights, loss_scaling=policy == "mixed_float16")
     sgru = model_cfg.generator == "sgru"
-    from model.fused_adam import FusedAdam
-
-    g_optimizer = FusedAdam(train_cfg.lr_g, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
-    d_optimizer = FusedAdam(train_cfg.lr_d, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2)
-    if policy == "mixed_float16":  # float16 gradients underflow without loss scaling
-        g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
-        d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
 
     def compile_phase(adversarial):
         # The SGRU's perceptual loss keeps its paper scale (weight 1); its GAN term is opt-in.
-        pix2pix.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode,
-                        l1_weight=1.0 if sgru else train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
-                        label_smoothing=train_cfg.label_smoothing,
-                        adversarial=adversarial and (not sgru or train_cfg.gan_weight > 0),
-                        jit_compile=train_cfg.jit)
+        with strategy.scope():
+            pix2pix.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode,
+                            l1_weight=1.0 if sgru else train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
+                            label_smoothing=train_cfg.label_smoothing,
+                            adversarial=adversarial and (not sgru or train_cfg.gan_weight > 0),
+                            jit_compile=train_cfg.jit)
 
-    compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
-    finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
-    epoch_start_step = tf.Variable(0, dtype=tf.int64, name="epoch_start_step")
+    with strategy.scope():
+        compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
+        finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
+        epoch_start_step = tf.Variable(0, dtype=tf.int64, name="epoch_start_step")
     step = g_optimizer.iterations  # one generator update per training step: the global step
-    # Dropout masks (and WGAN-GP's mixing) come from Keras seed generators; their states are
-    # saved too, so a resumed run draws the same random numbers as one that never stopped.
-    seed_states = [layer.seed_generator.state.value for layer in [*generator._flatten_layers(), pix2pix]
-                   if isinstance(getattr(layer, "seed_generator", None), keras.random.SeedGenerator)]
     checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator, g_optimizer=g_optimizer,
                                      d_optimizer=d_optimizer, epoch=finished, epoch_start_step=epoch_start_step,
-                                     seed_states=seed_states)
+                                     seed_states=seed_states(generator, pix2pix))
+    # Every worker restores the chief's checkpoint; only the chief writes to the run directory.
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"), max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
         print(f"resumed from step {int(step.numpy())} (epoch {int(finished.numpy()) + 1}, "
-              f"{int(step.numpy() - epoch_start_step.numpy())} of its steps done; {manager.latest_checkpoint})")
+              f"{int(step.numpy() - epoch_start_step.numpy())} of its steps done; {latest})")
     start = int(finished.numpy())
     history_path = os.path.join(out, "history.csv")
     trim_history(history_path, start)
@@ -390,10 +432,11 @@ def run(args):
             compile_phase(adversarial)
             epoch, done = int(finished.numpy()), int(step.numpy() - epoch_start_step.numpy())
             # A run stopped mid-epoch first finishes that epoch's remaining steps.
-            history = pix2pix.fit(train_from(int(step.numpy())), epochs=epoch + 1 if done else phase_end,
-                                  initial_epoch=epoch, steps_per_epoch=steps - done if done else steps,
-                                  validation_data=val_ds, callbacks=callbacks, shuffle=False,
-                                  verbose=verbose)  # the dataset shuffles itself
+            with strategy.scope():
+                history = pix2pix.fit(train_from(int(step.numpy())), epochs=epoch + 1 if done else phase_end,
+                                      initial_epoch=epoch, steps_per_epoch=steps - done if done else steps,
+                                      validation_data=val_ds, callbacks=callbacks, shuffle=False,
+                                      verbose=verbose)  # the dataset shuffles itself
             if pix2pix.stop_training:  # only StopOnNonFiniteLoss stops a fit early
                 last = {k: v[-1] for k, v in history.history.items()}
                 kept = (f"the last good checkpoint, {manager.latest_checkpoint}, is kept and resumes with the same "
@@ -403,7 +446,11 @@ def run(args):
                                          f"({losses_text}); {kept}")
     print(f"trained to epoch {int(finished.numpy())} in {time.time() - began:.0f} s")
 
-    if policy != "float32":  # deploy float32: rebuild the generator under float32 with the trained weights
+    if strategy.num_replicas_in_sync > 1 and train_cfg.strategy == "mirrored":
+        print(f"{strategy.num_replicas_in_sync} replicas ended in sync: largest weight difference "
+              f"{replica_spread(generator.trainable_weights, strategy):.3g}")
+    if policy != "float32" or train_cfg.strategy != "default":
+        # Deploy a plain float32 generator: rebuilt outside any strategy, with the trained weights.
         keras.mixed_precision.set_global_policy("float32")
         trained = generator
         generator = type(trained).from_config(trained.get_config())
@@ -412,6 +459,8 @@ def run(args):
     generator.save(generator_path + ".tmp.keras")
     os.replace(generator_path + ".tmp.keras", generator_path)
     print(f"generator saved to {generator_path}")
+    if not chief:  # the chief exports and evaluates
+        return out
 
     from export.run_export import export_run
 

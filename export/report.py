@@ -101,6 +101,14 @@ def comparison_grid(rows):
     return contact_sheet(cells, labels, columns=3, min_cell=192)
 
 
+def _number(text):
+    """A history.csv cell as a float; empty or "NA" cells (CSVLogger's gap marker) are NaN."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def plot_history(history_path, out_path):
     """Loss curves from a run's history.csv, training and validation per loss; None if empty."""
     import matplotlib
@@ -116,9 +124,9 @@ def plot_history(history_path, out_path):
     epochs = [int(row["epoch"]) + 1 for row in rows]
     figure, axes = plt.subplots(1, len(losses), figsize=(4 * len(losses), 3.2), squeeze=False)
     for axis, name in zip(axes[0], losses):
-        axis.plot(epochs, [float(row[name]) for row in rows], label="training")
+        axis.plot(epochs, [_number(row[name]) for row in rows], label="training")
         if f"val_{name}" in rows[0]:
-            axis.plot(epochs, [float(row[f"val_{name}"] or "nan") for row in rows], label="validation")
+            axis.plot(epochs, [_number(row[f"val_{name}"]) for row in rows], label="validation")
         axis.set_title(name)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)

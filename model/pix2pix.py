@@ -67,6 +67,11 @@ class Pix2Pix(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Nothing to build: both networks are built at construction, the optimizers in compile
+        and the losses live in train_step. (Keras' version also averages a first data batch
+        across replicas, which fails under MultiWorkerMirroredStrategy.)"""
+
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_gan_tracker, self.g_l1_tracker, self.g_total_tracker]
@@ -84,8 +89,15 @@ class Pix2Pix(keras.Model):
 
     @staticmethod
     def _apply(optimizer, tape, loss, variables):
-        """One optimizer step; scale_loss is the identity unless it is a LossScaleOptimizer."""
-        grads = tape.gradient(optimizer.scale_loss(loss), variables)
+        """One optimizer step on the mean loss over the global batch.
+
+        Each replica's loss is its own batch's mean and the optimizer sums the replicas'
+        gradients, so the loss is divided by their number (1 without a strategy).
+        scale_loss is the identity unless the optimizer is a LossScaleOptimizer.
+        """
+        with tape:  # recorded, or the scaled loss would have no gradient
+            scaled = optimizer.scale_loss(loss / tf.distribute.get_strategy().num_replicas_in_sync)
+        grads = tape.gradient(scaled, variables)
         optimizer.apply(grads, variables)
 
     def _judged(self, target, fake):
@@ -134,7 +146,11 @@ class Pix2Pix(keras.Model):
             self.g_gan_tracker.update_state(g_gan)
         self.g_l1_tracker.update_state(g_l1)
         self.g_total_tracker.update_state(g_total)
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras averages step outputs across workers along axis 0, which a scalar lacks.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def train_step(self, data):
         condition, target = data
