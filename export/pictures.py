@@ -1,6 +1,7 @@
 """Contact sheets: pictures side by side in a grid, for people to look at rather than read."""
 
 import math
+import os
 
 import cv2
 import numpy as np
@@ -68,6 +69,7 @@ def write_png(path, rgb):
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode {path} as PNG")
-    with open(path, "wb") as f:
+    with open(path + ".tmp", "wb") as f:  # renamed into place: never a half-written picture
         f.write(encoded.tobytes())
+    os.replace(path + ".tmp", path)
     return path

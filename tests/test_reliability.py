@@ -90,3 +90,39 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
     kept = generator_tensors(os.path.join(out, "checkpoints"))
     assert kept.keys() == good.keys() and all(np.array_equal(kept[key], good[key]) for key in good)
     assert os.path.exists(os.path.join(out, "generator.keras"))  # the good run's model is not overwritten
+
+
+def test_a_failed_export_leaves_the_previous_version_whole_and_no_debris(tmp_path, monkeypatch):
+    from export import saved_model
+    from model.unet import UNetGenerator
+
+    generator = UNetGenerator(image_size=32, num_downs=5, ngf=8)
+    first = saved_model.export_saved_model(generator, str(tmp_path), 32)
+    before = {name: open(os.path.join(first, name), "rb").read() for name in ["saved_model.pb"]}
+    real_save = tf.saved_model.save
+
+    def killed_while_writing(module, path, signatures=None):
+        real_save(module, path, signatures=signatures)
+        with open(os.path.join(path, "saved_model.pb"), "r+b") as f:
+            f.truncate(100)  # half written
+        raise KeyboardInterrupt  # the user pressed Ctrl-C (a kill leaves only the staging folder)
+
+    monkeypatch.setattr(tf.saved_model, "save", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        saved_model.export_saved_model(generator, str(tmp_path), 32)
+    assert sorted(os.listdir(tmp_path / "irodori")) == ["1"]
+    assert open(os.path.join(first, "saved_model.pb"), "rb").read() == before["saved_model.pb"]
+
+
+def test_a_checkpoint_cut_off_while_writing_is_ignored_on_resume(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    argv = TINY + ["--out", out, "--demo-images", "8", "--epochs", "2", "--l1-pretrain-epochs", "0"]
+    assert train.main(argv[:] + ["--epochs", "1"]) == 0
+    checkpoints = os.path.join(out, "checkpoints")
+    # A kill during the next save leaves data files the checkpoint index does not list yet.
+    for suffix in (".index", ".data-00000-of-00001"):
+        with open(os.path.join(checkpoints, "ckpt-99" + suffix), "wb") as f:
+            f.write(b"\0" * 10)
+    capsys.readouterr()
+    assert train.main(argv) == 0
+    assert "resumed from step 3 " in capsys.readouterr().out
