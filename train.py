@@ -394,8 +394,10 @@ def run(args):
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"), max_to_keep=3)
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
-        print(f"resumed from step {int(step.numpy())} (epoch {int(finished.numpy()) + 1}, "
-              f"{int(step.numpy() - epoch_start_step.numpy())} of its steps done; {latest})")
+        done = int(step.numpy() - epoch_start_step.numpy())
+        where = (f"epoch {int(finished.numpy()) + 1}, {done} of its steps done" if done
+                 else f"after epoch {int(finished.numpy())}")
+        print(f"resumed from step {int(step.numpy())} ({where}; {latest})")
     start = int(finished.numpy())
     history_path = os.path.join(out, "history.csv")
     trim_history(history_path, start)

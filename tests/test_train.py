@@ -90,7 +90,7 @@ def test_resume_continues_from_the_checkpoint(demo_run, capsys):
     assert reader.get_tensor("d_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3
     # Running the finished command once more trains nothing and says where it resumed.
     assert train.main(argv + ["--epochs", "2"]) == 0
-    assert "resumed from epoch 2" in capsys.readouterr().out
+    assert "resumed from step 6 (after epoch 2; " in capsys.readouterr().out
     assert tf.train.load_checkpoint(os.path.join(out, "checkpoints")).get_tensor(
         "g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
 
