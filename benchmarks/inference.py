@@ -7,7 +7,7 @@ them) is run at each size as
   keras        the generator, batch 1, inference mode
   saved_model  the exported serving_default signature on a uint8 picture of that size
   tflite-fp32 / tflite-fp16 / tflite-int8   LiteRT with XNNPACK, converted at that size
-Each variant runs in its own process so its peak memory (ru_maxrss) is its own.
+Each variant runs in its own process so its peak memory (VmHWM) is its own.
 Then the SavedModel colourises pictures of 0.25 to 8 megapixels (the network at 256 px,
 colour upsampled to the picture): if time grows linearly, seconds per megapixel is flat.
 """
@@ -15,7 +15,6 @@ colour upsampled to the picture): if time grows linearly, seconds per megapixel 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -92,8 +91,17 @@ def measure(variant, path, size, repeats):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"latency_s": float(np.median(times)), "peak_mib": peak_mib}
+    return {"latency_s": float(np.median(times)), "peak_mib": peak_resident_mib()}
+
+
+def peak_resident_mib():
+    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss would
+    carry the parent's peak over into the child."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def megapixel_scaling(saved_model_dir, repeats):
