@@ -489,6 +489,12 @@ def main(argv=None):
     except OSError as error:  # e.g. an output folder that cannot be created or written
         print(f"irodori-train: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+    except Exception as error:  # TensorFlow's out-of-memory error, named so TF need not be imported here
+        if type(error).__name__ != "ResourceExhaustedError":
+            raise
+        print("irodori-train: error: out of memory; lower --batch-size or --image-size (the last checkpoint "
+              "is kept and the same command resumes)", file=sys.stderr)
+        return 2
     return 0
 
 

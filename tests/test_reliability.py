@@ -126,3 +126,13 @@ def test_a_checkpoint_cut_off_while_writing_is_ignored_on_resume(tmp_path, capsy
     capsys.readouterr()
     assert train.main(argv) == 0
     assert "resumed from step 3 " in capsys.readouterr().out
+
+
+def test_out_of_memory_is_one_line(monkeypatch, capsys):
+    def exhausted(args):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[64,256,256,64]")
+
+    monkeypatch.setattr(train, "run", exhausted)
+    assert train.main(["--epochs", "1"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("irodori-train: error: out of memory; lower --batch-size") and "\n" not in error
