@@ -4,7 +4,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 

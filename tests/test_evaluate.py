@@ -9,7 +9,6 @@ import tensorflow as tf
 from export import evaluate, metrics
 from export.report import ranked_examples, summarize
 from model.unet import UNetGenerator
-from tests.conftest import write_rgb
 
 SIZE = 32
 
