@@ -21,10 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 def main(run_dir):
     from export import tflite
     from export.colorizer import Colorizer
-    from export.evaluate import _run_directory_inputs, evaluate_to
+    from export.evaluate import evaluate_to, run_validation_inputs
     from export.run_export import representative_conditions
 
-    config, val_paths, sketch_paths = _run_directory_inputs(run_dir)
+    config, val_paths, sketch_paths = run_validation_inputs(run_dir)
     generator = Colorizer(os.path.join(run_dir, "generator.keras")).generator
     size = config["model"]["image_size"]
     calibration = representative_conditions({**config, "run_dir": run_dir})

@@ -3,7 +3,6 @@
     python benchmarks/val_l1_vs_gray.py runs/demo
 """
 
-import json
 import os
 import sys
 
@@ -16,16 +15,12 @@ import numpy as np  # noqa: E402
 
 import model.unet  # noqa: E402,F401  (registers the generator class)
 from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.dataset import build_dataset, split_train_val  # noqa: E402
-from pipeline.decode import find_decodable, list_image_files  # noqa: E402
+from export.evaluate import run_validation_inputs  # noqa: E402
+from pipeline.dataset import build_dataset  # noqa: E402
 
 
 def main(run_dir):
-    config = json.load(open(os.path.join(run_dir, "config.json")))
-    source = config["data"]["data"] or os.path.join(run_dir, "synthetic_data")
-    paths, _ = find_decodable(list_image_files(source))
-    root = source if os.path.isdir(source) else None
-    _, val_paths = split_train_val(paths, config["pipeline"]["val_fraction"], root=root)
+    config, val_paths, _ = run_validation_inputs(run_dir)
     generator = keras.models.load_model(os.path.join(run_dir, "generator.keras"))
     dataset = build_dataset(val_paths, PipelineConfig(**{**config["pipeline"], "batch_size": 16}), training=False)
     model_errors, gray_errors, counts = [], [], []

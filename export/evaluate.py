@@ -124,8 +124,14 @@ def evaluate_to(out_dir, colorizer, paths, data_label, model_label, image_size=N
     return result, written
 
 
-def _run_directory_inputs(run_dir):
-    """A training run's config, validation files and their sketches (None unless it trained on pairs)."""
+def run_validation_inputs(run_dir, log=None):
+    """A training run's config, validation files and their sketches (None unless it trained on pairs).
+
+    The split hashes each file's own path, so it is made on the listed files and only the
+    validation ones are decoded to drop bad files: a tenth of the work of checking them all.
+    """
+    import io
+
     from pipeline.dataset import pair_by_name, split_train_val
     from pipeline.decode import find_decodable, list_image_files
 
@@ -133,16 +139,19 @@ def _run_directory_inputs(run_dir):
         config = json.load(f)
     data = config["data"]
     source = data["data"] or os.path.join(run_dir, "synthetic_data")
-    paths, _ = find_decodable(list_image_files(source))
-    root = source if os.path.isdir(source) else None
+    paths = list_image_files(source)
     partner = None
-    if data.get("sketches"):
-        sketches, _ = find_decodable(list_image_files(data["sketches"]))
-        paths, sketches = pair_by_name(paths, sketches)
+    if data.get("sketches"):  # the run paired these by name (and warned about the rest)
+        paths, sketches = pair_by_name(paths, list_image_files(data["sketches"]), log=io.StringIO())
         partner = dict(zip(paths, sketches))
-    _, val_paths = split_train_val(paths, config["pipeline"]["val_fraction"], root=root)
+    _, val_paths = split_train_val(paths, config["pipeline"]["val_fraction"],
+                                   root=source if os.path.isdir(source) else None)
+    val_paths, _ = find_decodable(val_paths, log=log)
+    if partner:
+        good_sketches = set(find_decodable([partner[p] for p in val_paths], log=log)[0])
+        val_paths = [p for p in val_paths if partner[p] in good_sketches]
     if not val_paths:
-        raise ValueError(f"{run_dir} trained without a validation split; evaluate it on a folder with --data")
+        raise ValueError(f"{run_dir} has no validation images; evaluate it on a folder with --data")
     return config, val_paths, [partner[p] for p in val_paths] if partner else None
 
 
@@ -199,7 +208,7 @@ def run(args):
 
     sketch_method, history_path, data_label, sketch_paths = args.sketch_method, None, args.data, None
     if is_run:
-        config, paths, sketch_paths = _run_directory_inputs(args.model)
+        config, paths, sketch_paths = run_validation_inputs(args.model)
         sketch_method = sketch_method or config["data"].get("sketch_method")
         history_path = os.path.join(args.model, "history.csv")
         colorizer = Colorizer(os.path.join(args.model, "generator.keras"))

@@ -85,11 +85,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.finished_epochs = finished_epochs
         self.epoch_start_step = epoch_start_step
         self.every = every
-        self.saved_step = None
 
     def _save(self):
-        self.saved_step = int(self.step.numpy())
-        self.manager.save(checkpoint_number=self.saved_step)
+        self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):
         last_of_epoch = batch + 1 == self.params.get("steps")  # saved by on_epoch_end instead
