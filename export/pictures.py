@@ -1,10 +1,11 @@
 """Contact sheets: pictures side by side in a grid, for people to look at rather than read."""
 
 import math
-import os
 
 import cv2
 import numpy as np
+
+from export.atomic import write_atomically
 
 
 def fit_within(image, max_side):
@@ -69,7 +70,4 @@ def write_png(path, rgb):
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode {path} as PNG")
-    with open(path + ".tmp", "wb") as f:  # renamed into place: never a half-written picture
-        f.write(encoded.tobytes())
-    os.replace(path + ".tmp", path)
-    return path
+    return write_atomically(path, encoded.tobytes())  # never a half-written picture

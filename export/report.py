@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from export.atomic import write_atomically
 from export.pictures import contact_sheet, write_png
 
 METRICS = ("psnr", "ssim", "ciede2000", "colorfulness")
@@ -141,8 +142,8 @@ def write_report(out_dir, result, grid_rows, history_path=None):
     """Write metrics.json, report.md, comparison.png (+ loss_curves.png); returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
     written = {}
-    written["metrics"] = _write_text(os.path.join(out_dir, "metrics.json"), json.dumps(result, indent=2))
-    written["report"] = _write_text(os.path.join(out_dir, "report.md"), markdown(result))
+    written["metrics"] = write_atomically(os.path.join(out_dir, "metrics.json"), json.dumps(result, indent=2))
+    written["report"] = write_atomically(os.path.join(out_dir, "report.md"), markdown(result))
     written["comparison"] = write_png(os.path.join(out_dir, "comparison.png"), comparison_grid(grid_rows))
     if history_path and os.path.exists(history_path):
         plotted = plot_history(history_path, os.path.join(out_dir, "loss_curves.png"))
@@ -150,9 +151,3 @@ def write_report(out_dir, result, grid_rows, history_path=None):
             written["loss_curves"] = plotted
     return written
 
-
-def _write_text(path, text):
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
-    return path

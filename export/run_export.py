@@ -16,14 +16,9 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from export.atomic import write_atomically  # noqa: E402
+
 EXTRA_QUANTIZATIONS = ("dynamic", "int8")
-
-
-def _write_bytes(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.replace(path + ".tmp", path)
 
 
 def representative_conditions(config, count=32):
@@ -52,6 +47,7 @@ def write_sample(saved_model_dir, image_path, out_path, task="gray"):
     import numpy as np
     import tensorflow as tf
 
+    from export.pictures import contact_sheet, write_png
     from pipeline import sketch
 
     original = cv2.cvtColor(cv2.imread(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -62,16 +58,12 @@ def write_sample(saved_model_dir, image_path, out_path, task="gray"):
         gray = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None]
     signatures = tf.saved_model.load(saved_model_dir).signatures
     if "colorize_all" in signatures:  # sketch model: every colouring, numbered as irodori-colorize --pick
-        from export.pictures import contact_sheet, write_png
-
         colorings = signatures["colorize_all"](images=tf.constant(gray[None]),
                                                saturation=tf.constant(1.0))["colorings"].numpy()[0]
         labels = ["sketch", *map(str, range(1, len(colorings) + 1)), "original"]
         return write_png(out_path, contact_sheet([gray, *colorings, original], labels))
     colored = signatures["serving_default"](images=tf.constant(gray[None]))["colorized"].numpy()[0]
-    row = np.concatenate([np.repeat(gray, 3, axis=-1), colored, original], axis=1)
-    cv2.imwrite(out_path, cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
-    return out_path
+    return write_png(out_path, np.concatenate([np.repeat(gray, 3, axis=-1), colored, original], axis=1))
 
 
 def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=print):
@@ -100,7 +92,7 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
         models[quantization] = tflite.convert(generator, size, quantization, representative_inputs=inputs)
         name = "fp32" if quantization == "none" else quantization
         path = os.path.join(export_dir, "tflite", f"model_{name}.tflite")
-        _write_bytes(path, models[quantization])
+        write_atomically(path, models[quantization])
         # fp32 is the reference itself: nothing to compare.
         psnr = float("inf") if quantization == "none" else tflite.psnr_against(
             models["none"], models[quantization], conditions[:8])
@@ -111,7 +103,7 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
             + ("" if quantization == "none" else f", {report[name]['size_vs_fp32']:.2f}x fp32, "
                f"PSNR {psnr:.1f} dB against fp32 on {len(conditions[:8])} images") + ")")
         written[name] = path
-    _write_bytes(os.path.join(export_dir, "tflite", "report.json"), json.dumps(report, indent=2).encode())
+    write_atomically(os.path.join(export_dir, "tflite", "report.json"), json.dumps(report, indent=2).encode())
     if sample_image:
         written["sample"] = write_sample(saved_model_dir, sample_image, os.path.join(run_dir, "colorized_sample.png"),
                                          task)
