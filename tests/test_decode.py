@@ -90,12 +90,22 @@ def test_gif_gives_first_frame(tmp_path):
     np.testing.assert_allclose(image, 0.0, atol=1 / 255)
 
 
-def test_cmyk_jpeg_decodes_to_rgb(tmp_path):
+@pytest.mark.parametrize("cmyk", [(55, 225, 225, 0), (20, 200, 120, 60), (180, 40, 0, 100), (0, 0, 0, 255)])
+def test_cmyk_jpeg_decodes_to_rgb(tmp_path, cmyk):
+    # A flat CMYK picture (Pillow writes Adobe CMYK JPEGs, as print workflows do), with and
+    # without black ink. Reference: R = (255 - C)(255 - K) / 255, and likewise G from M and B
+    # from Y, computed by hand here and by Pillow's own CMYK -> RGB conversion.
     buffer = io.BytesIO()
-    Image.fromarray(np.full((8, 8, 3), (200, 30, 30), np.uint8)).convert("CMYK").save(buffer, "JPEG", quality=95)
+    Image.new("CMYK", (16, 16), cmyk).save(buffer, "JPEG", quality=100)
     (tmp_path / "c.jpg").write_bytes(buffer.getvalue())
     image = decode_file(tmp_path / "c.jpg")
-    assert image.shape == (8, 8, 3)
+    assert image.shape == (16, 16, 3)
+    *inks, black = cmyk
+    expected = np.array([(255 - ink) * (255 - black) / 255 for ink in inks])
+    pillow = np.asarray(Image.open(tmp_path / "c.jpg").convert("RGB"), np.float64)
+    np.testing.assert_allclose(pillow, np.broadcast_to(expected, pillow.shape), atol=1.5)
+    # Within 2 levels everywhere (JPEG rounding); inverted or K-less CMYK is off by > 50.
+    np.testing.assert_allclose(image * 255.0, np.broadcast_to(expected, image.shape), atol=2.0)
 
 
 def make_bad_files(folder):
