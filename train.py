@@ -7,12 +7,8 @@ Running the same command again resumes the run from its last checkpoint.
 """
 
 import argparse
-import csv
-import dataclasses
-import json
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # TF logs grappler notes such as "remapper failed" at error level though they are harmless.
@@ -20,39 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Defaults that differ between the embedded demo data and a user's own images: the demo
 # must show learning within minutes on two CPU cores, real art deserves pix2pix's setup.
-DEMO_DEFAULTS = dict(image_size=64, num_downs=6, ngf=32, ndf=32, batch_size=16, epochs=15,
+DEMO_DEFAULTS = dict(image_size=64, num_downs=None, ngf=32, ndf=32, batch_size=16, epochs=15,
                      steps_per_epoch=None, l1_pretrain_epochs=2, cache=True)
-DATA_DEFAULTS = dict(image_size=256, num_downs=8, ngf=64, ndf=64, batch_size=16, epochs=100,
+DATA_DEFAULTS = dict(image_size=256, num_downs=None, ngf=64, ndf=64, batch_size=16, epochs=100,
                      steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
 DEMO_IMAGES = 600
-# Flags that may change when a run is resumed; anything else must match config.json.
-RESUMABLE_KEYS = {"epochs", "verbose", "jit", "checkpoint_every", "strategy"}
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """How long and how to optimise; composed with PipelineConfig and ModelConfig."""
-
-    epochs: int
-    steps_per_epoch: int | None
-    l1_pretrain_epochs: int
-    gan_mode: str = "vanilla"
-    lambda_l1: float = 100.0
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    label_smoothing: float = 0.0
-    gan_weight: float = 0.0
-    n_critic: int | None = None
-    seed: int = 0
-    verbose: str = "auto"
-    mixed_precision: bool = False
-    jit: bool = False
-    checkpoint_every: int | None = None
-    strategy: str = "default"
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="irodori-train",
@@ -91,7 +59,8 @@ def build_parser():
     net.add_argument("--ngf", type=int, help="generator base filters (demo 32, data 64)")
     net.add_argument("--ndf", type=int, help="discriminator base filters (demo 32, data 64)")
     net.add_argument("--num-downs", type=int, help="U-Net downsamplings; image size must be a multiple "
-                     "of 2**num_downs (demo 6, data 8)")
+                     "of 2**num_downs (default: as many as the image size halves evenly, at most 8: "
+                     "6 at 64 px, 7 at 128, 8 at 256 and above)")
     net.add_argument("--generator", choices=["unet", "sgru"], default="unet",
                      help="unet: pix2pix U-Net; sgru: Swish-Gated Residual U-Net with the perceptual loss "
                      "and --num-outputs colourings (sketch task, needs --vgg-weights)")
@@ -143,8 +112,9 @@ def build_parser():
 
 
 def resolve_configs(args):
-    """argparse flags -> (PipelineConfig, ModelConfig, TrainConfig), filling per-preset defaults."""
+    """argparse flags -> RunConfig (data, pipeline, model, train), filling per-preset defaults."""
     from model.config import ModelConfig
+    from model.run_config import DataConfig, RunConfig, TrainConfig
     from pipeline.config import PipelineConfig
 
     preset = DEMO_DEFAULTS if args.data is None else DATA_DEFAULTS
@@ -153,6 +123,9 @@ def resolve_configs(args):
         value = getattr(args, name)
         return preset[name] if value is None else value
 
+    data_cfg = DataConfig(data=args.data, demo_images=None if args.data else args.demo_images, task=args.task,
+                          sketch_method=args.sketch_method if args.task == "sketch" else None,
+                          vgg_weights=args.vgg_weights, sketches=args.sketches)
     pipeline_cfg = PipelineConfig(image_size=pick("image_size"), load_size=args.load_size,
                                   batch_size=pick("batch_size"), val_fraction=args.val_fraction,
                                   flip=args.flip, cache=pick("cache"), seed=args.seed)
@@ -181,7 +154,7 @@ def resolve_configs(args):
     if train_cfg.epochs < 1 or train_cfg.l1_pretrain_epochs < 0:
         raise ValueError(f"epochs must be >= 1 and l1_pretrain_epochs >= 0; received epochs="
                          f"{train_cfg.epochs}, l1_pretrain_epochs={train_cfg.l1_pretrain_epochs}")
-    return pipeline_cfg, model_cfg, train_cfg
+    return RunConfig(data_cfg, pipeline_cfg, model_cfg, train_cfg)
 
 
 def default_out(data):
@@ -191,245 +164,59 @@ def default_out(data):
     return os.path.join("runs", name)
 
 
-def write_or_check_config(out, resolved):
+def check_out_is_not_in_data(out, data):
+    """A run directory inside the --data folder would feed its own samples back as training pictures."""
+    if data and os.path.isdir(os.path.expanduser(data)):
+        folder = os.path.realpath(os.path.expanduser(data))
+        if os.path.commonpath([folder, os.path.realpath(out)]) == folder:
+            raise ValueError(f"the run directory {out} is inside --data {data}: its samples would become "
+                             "training pictures; choose an --out outside it")
+
+
+def write_or_check_config(out, config):
     """Write config.json for a new run; for an existing one insist the settings match."""
-    path = os.path.join(out, "config.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-        changed = []
-        for section, values in resolved.items():
-            for key, value in values.items():
-                if key not in RESUMABLE_KEYS and saved.get(section, {}).get(key) != value:
-                    changed.append(f"{key} {saved.get(section, {}).get(key)!r} -> {value!r}")
+    from model.run_config import CONFIG_NAME, RunConfig
+
+    if os.path.exists(os.path.join(out, CONFIG_NAME)):
+        changed = config.changes_from(RunConfig.load(out))
         if changed:
             raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
                              "resume it with the same flags or pass a new --out")
-    with open(path + ".tmp", "w") as f:
-        json.dump(resolved, f, indent=2)
-    os.replace(path + ".tmp", path)
-
-
-def find_training_images(args, out, image_size):
-    from pipeline import decode, synthetic
-
-    if args.data is None:
-        # Drawn larger than the crops so that resizing and jitter behave as on real art.
-        folder = os.path.join(out, "synthetic_data")
-        paths = synthetic.write_dataset(folder, args.demo_images, size=image_size * 2, seed=0)
-        return paths, folder
-    paths = decode.list_image_files(args.data)
-    good, _ = decode.find_decodable(paths)
-    if not good:
-        raise ValueError(f"none of the {len(paths)} image files in {args.data} could be decoded")
-    root = args.data if os.path.isdir(args.data) else None
-    return good, root
-
-
-def find_sketch_partners(args, color_paths):
-    """--sketches: the artist's own line art, matched to colour images by file name."""
-    from pipeline import decode
-    from pipeline.dataset import pair_by_name
-
-    sketches, _ = decode.find_decodable(decode.list_image_files(args.sketches))
-    colors, sketches = pair_by_name(color_paths, sketches)
-    if not colors:
-        raise ValueError(f"no sketch in {args.sketches} has the file name of a colour image in {args.data}")
-    return colors, dict(zip(colors, sketches))
-
-
-def trim_history(path, finished_epochs):
-    """Drop history rows of epochs a checkpoint does not cover (a run killed mid-save)."""
-    if not os.path.exists(path):
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < finished_epochs]
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(kept)
+    config.save(out)
 
 
 def run(args):
-    import keras
-    import tensorflow as tf
+    """Train (or resume) the run of these flags; returns its directory."""
+    from export.run_lock import RunLock
+    from model.distribute import make_strategy
+    from model.training_run import TrainingRun
 
-    from model.callbacks import RunCheckpoint, SampleGrid, StopOnNonFiniteLoss
-    from model.build import build_training, seed_states
-    from model.distribute import make_strategy, replica_spread, set_precision_policy
-    from pipeline import color
-    from pipeline.dataset import build_dataset, lab_example, paired_example, sketch_example, split_train_val
-
-    pipeline_cfg, model_cfg, train_cfg = resolve_configs(args)
-    strategy, chief, worker_index = make_strategy(train_cfg.strategy)  # before any other TF op
-    if pipeline_cfg.batch_size % strategy.num_replicas_in_sync:
-        raise ValueError(f"--batch-size {pipeline_cfg.batch_size} must be a multiple of the "
+    config = resolve_configs(args)
+    strategy, chief, worker_index = make_strategy(config.train.strategy)  # before any other TF op
+    if config.pipeline.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"--batch-size {config.pipeline.batch_size} must be a multiple of the "
                          f"{strategy.num_replicas_in_sync} replicas")
     run_dir = args.out or default_out(args.data)
+    check_out_is_not_in_data(run_dir, args.data)
     # Other workers keep their own files (checkpoints they must write, logs) out of the way.
     out = run_dir if chief else os.path.join(run_dir, f".worker-{worker_index}")
-    os.makedirs(out, exist_ok=True)
-    resolved = {"data": {"data": args.data, "demo_images": None if args.data else args.demo_images,
-                         "task": args.task, "sketch_method": args.sketch_method if args.task == "sketch" else None,
-                         "vgg_weights": args.vgg_weights, "sketches": args.sketches},
-                "pipeline": dataclasses.asdict(pipeline_cfg),
-                "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)}
-    write_or_check_config(out, resolved)
-
-    paths, root = find_training_images(args, out, pipeline_cfg.image_size)
-    partner = None
-    if args.sketches:
-        paths, partner = find_sketch_partners(args, paths)
-    train_paths, val_paths = split_train_val(paths, pipeline_cfg.val_fraction, root=root)
-    print(f"{len(train_paths)} training and {len(val_paths)} validation images; run directory {out}")
-    sketch_task = args.task == "sketch"
-    make_example = sketch_example(args.sketch_method) if sketch_task else lab_example
-    if partner:
-        make_example = paired_example
-
-    def dataset(paths, training, start_step=0):
-        """A resumed run's training stream starts at its global step: it sees the batches it missed."""
-        sketches = [partner[p] for p in paths] if partner else None
-        built = build_dataset(paths, pipeline_cfg, training, make_example=make_example, sketch_paths=sketches,
-                              start_element=start_step * pipeline_cfg.batch_size)
-        # Under multiworker each worker builds the same stream and keeps its share of every batch.
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return built.with_options(options)
-
-    def train_from(step):
-        return dataset(train_paths, training=True, start_step=step)
-
-    val_ds = dataset(val_paths, training=False) if val_paths else None
-    if val_ds is not None and strategy.num_replicas_in_sync > 1:
-        # Distributed validation needs whole batches; the final evaluation still sees every image.
-        if len(val_paths) < pipeline_cfg.batch_size:
-            print(f"note: fewer validation images ({len(val_paths)}) than one batch; no val_* losses per epoch")
-            val_ds = None
-        else:
-            val_ds = val_ds.unbatch().batch(pipeline_cfg.batch_size, drop_remainder=True)
-    target_channels = 3 if sketch_task else 2
-    steps = train_cfg.steps_per_epoch or max(1, len(train_paths) // pipeline_cfg.batch_size)
-
-    policy = set_precision_policy(train_cfg.mixed_precision)
-    keras.utils.set_random_seed(train_cfg.seed)
-    with strategy.scope():
-        generator, discriminator, pix2pix, g_optimizer, d_optimizer = build_training(
-            model_cfg, train_cfg.lr_g, train_cfg.lr_d, train_cfg.beta1, train_cfg.beta2, target_channels,
-            train_cfg.gan_weight, args.vgg_weights, loss_scaling=policy == "mixed_float16")
-    sgru = model_cfg.generator == "sgru"
-
-    def compile_phase(adversarial):
-        # The SGRU's perceptual loss keeps its paper scale (weight 1); its GAN term is opt-in.
-        with strategy.scope():
-            pix2pix.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode,
-                            l1_weight=1.0 if sgru else train_cfg.lambda_l1, n_critic=train_cfg.n_critic,
-                            label_smoothing=train_cfg.label_smoothing,
-                            adversarial=adversarial and (not sgru or train_cfg.gan_weight > 0),
-                            jit_compile=train_cfg.jit)
-
-    with strategy.scope():
-        compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
-        finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
-        epoch_start_step = tf.Variable(0, dtype=tf.int64, name="epoch_start_step")
-    step = g_optimizer.iterations  # one generator update per training step: the global step
-    checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator, g_optimizer=g_optimizer,
-                                     d_optimizer=d_optimizer, epoch=finished, epoch_start_step=epoch_start_step,
-                                     seed_states=seed_states(generator, pix2pix))
-    # Every worker restores the chief's checkpoint; only the chief writes to the run directory.
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out, "checkpoints"), max_to_keep=3)
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        done = int(step.numpy() - epoch_start_step.numpy())
-        where = (f"epoch {int(finished.numpy()) + 1}, {done} of its steps done" if done
-                 else f"after epoch {int(finished.numpy())}")
-        print(f"resumed from step {int(step.numpy())} ({where}; {latest})")
-    start = int(finished.numpy())
-    history_path = os.path.join(out, "history.csv")
-    trim_history(history_path, start)
-
-    sample_condition, sample_target = next(iter((val_ds or train_from(0)).unbatch().batch(4)))
-
-    def render(condition, prediction, target):
-        prediction = tf.cast(prediction, tf.float32)  # bfloat16/float16 under --mixed-precision
-        if sketch_task:  # everything in [-1, 1]; the sketch is gray; the SGRU's first colouring
-            return [(tensor + 1.0) * 0.5 for tensor in (tf.tile(condition, [1, 1, 1, 3]), prediction[..., :3], target)]
-        gray = color.model_lab_to_rgb(condition, tf.zeros_like(target))
-        return gray, color.model_lab_to_rgb(condition, prediction), color.model_lab_to_rgb(condition, target)
-
-    log_dir = os.path.join(out, "logs")
-    callbacks = [
-        StopOnNonFiniteLoss(),
-        keras.callbacks.CSVLogger(history_path, append=True),
-        keras.callbacks.TensorBoard(log_dir, write_graph=False),
-        SampleGrid(sample_condition, sample_target, render, os.path.join(out, "samples"), log_dir),
-        RunCheckpoint(manager, step, finished, epoch_start_step, train_cfg.checkpoint_every),
-    ]
-    # A progress bar redrawn into a log file is unreadable: one line per epoch there.
-    verbose = int(train_cfg.verbose) if train_cfg.verbose != "auto" else (1 if sys.stdout.isatty() else 2)
-    phases = [(False, train_cfg.l1_pretrain_epochs), (True, train_cfg.epochs)]
-    began = time.time()
-    for adversarial, phase_end in phases:
-        phase_end = min(phase_end, train_cfg.epochs)
-        if int(finished.numpy()) >= phase_end:
-            continue
-        print("L1 pretraining of the generator" if not adversarial else
-              "training the generator on the perceptual loss" if sgru and not train_cfg.gan_weight else
-              "training generator and discriminator")
-        while int(finished.numpy()) < phase_end:
-            compile_phase(adversarial)
-            epoch, done = int(finished.numpy()), int(step.numpy() - epoch_start_step.numpy())
-            # A run stopped mid-epoch first finishes that epoch's remaining steps.
-            with strategy.scope():
-                history = pix2pix.fit(train_from(int(step.numpy())), epochs=epoch + 1 if done else phase_end,
-                                      initial_epoch=epoch, steps_per_epoch=steps - done if done else steps,
-                                      validation_data=val_ds, callbacks=callbacks, shuffle=False,
-                                      verbose=verbose)  # the dataset shuffles itself
-            if pix2pix.stop_training:  # only StopOnNonFiniteLoss stops a fit early
-                last = {k: v[-1] for k, v in history.history.items()}
-                kept = (f"the last good checkpoint, {manager.latest_checkpoint}, is kept and resumes with the same "
-                        "command" if manager.latest_checkpoint else "no checkpoint was written")
-                losses_text = ", ".join(f"{name} {value:.4g}" for name, value in last.items())
-                raise FloatingPointError(f"training stopped at step {int(step.numpy())}: a loss became NaN or Inf "
-                                         f"({losses_text}); {kept}")
-    print(f"trained to epoch {int(finished.numpy())} in {time.time() - began:.0f} s")
-
-    if strategy.num_replicas_in_sync > 1 and train_cfg.strategy == "mirrored":
-        print(f"{strategy.num_replicas_in_sync} replicas ended in sync: largest weight difference "
-              f"{replica_spread(generator.trainable_weights, strategy):.3g}")
-    if policy != "float32" or train_cfg.strategy != "default":
-        # Deploy a plain float32 generator: rebuilt outside any strategy, with the trained weights.
-        keras.mixed_precision.set_global_policy("float32")
-        trained = generator
-        generator = type(trained).from_config(trained.get_config())
-        generator.set_weights(trained.get_weights())
-    generator_path = os.path.join(out, "generator.keras")
-    generator.save(generator_path + ".tmp.keras")
-    os.replace(generator_path + ".tmp.keras", generator_path)
-    print(f"generator saved to {generator_path}")
-    if not chief:  # the chief exports and evaluates
-        return out
-
-    from export.run_export import export_run
-
-    export_run(out, generator=generator, quantize=args.quantize, sample_image=(val_paths or train_paths)[0])
-    if val_paths:
-        from export.colorizer import Colorizer
-        from export.evaluate import evaluate_to
-
-        evaluate_to(os.path.join(out, "evaluation"), Colorizer(generator=generator), val_paths,
-                    data_label=f"validation split of {args.data or 'the demo data'}", model_label=out,
-                    sketch_method=args.sketch_method if sketch_task else "xdog",
-                    sketch_paths=[partner[p] for p in val_paths] if partner else None,
-                    history_path=history_path, progress=False)
-    return out
+    with RunLock(out, "irodori-train"):
+        write_or_check_config(out, config)
+        training = TrainingRun(config, run_dir, out, strategy, chief)
+        training.prepare_inputs()
+        training.build()
+        training.restore()
+        training.fit()
+        return training.finish(quantize=args.quantize)
 
 
 def main(argv=None):
+    from export.run_lock import RunDirectoryBusy
+
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+    except (ValueError, FileNotFoundError, FloatingPointError, RunDirectoryBusy) as error:
         print(f"irodori-train: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # e.g. an output folder that cannot be created or written

@@ -1,14 +1,34 @@
-"""Writing files so that a kill mid-write never leaves a half-written one in place."""
+"""Writing files so that a kill mid-write never leaves a half-written one in place.
 
+Every file Irodori writes goes through here: it is written under a hidden temporary name
+beside its target (hidden, so a folder listing never mistakes it for a picture; with the
+target's extension, which some writers such as Keras insist on) and renamed over the
+target only once complete.
+"""
+
+import contextlib
 import os
 
 
-def write_atomically(path, data):
-    """Write bytes or text to path.tmp, then rename it over path; returns path."""
-    folder = os.path.dirname(path)
+@contextlib.contextmanager
+def staged(path):
+    """Yield a temporary sibling path to write; on success it replaces path, on failure it goes."""
+    folder, name = os.path.split(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    with open(path + ".tmp", "wb") as f:
+    stem, extension = os.path.splitext(name)
+    temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{extension}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def write_atomically(path, data):
+    """Write bytes or text to path; returns path."""
+    with staged(path) as temporary, open(temporary, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
-    os.replace(path + ".tmp", path)
     return path

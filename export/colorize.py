@@ -27,24 +27,28 @@ def unique_stem(path, used):
     return name
 
 
-def write_colorings(out_dir, stem, sketch, colorings, pick=None, sheet=True):
-    """Write one input's results; returns the paths written.
+def output_names(stem, colorings, pick=None, sheet=True):
+    """The files one input becomes: <stem>.png for one colouring (or --pick K); for several,
+    <stem>_1.png ... <stem>_K.png and, with sheet, <stem>_sheet.png."""
+    if pick is not None or colorings == 1:
+        return [f"{stem}.png"]
+    return [f"{stem}_{index}.png" for index in range(1, colorings + 1)] + ([f"{stem}_sheet.png"] if sheet else [])
 
-    One colouring (or --pick K): <stem>.png. Several: <stem>_1.png ... <stem>_K.png and, with
-    sheet, <stem>_sheet.png showing the input and every colouring numbered as --pick counts.
+
+def write_colorings(out_dir, stem, sketch, colorings, pick=None, sheet=True):
+    """Write one input's results (named as output_names says); returns the paths written.
+
+    The sheet shows the input and every colouring, numbered as --pick counts them.
     """
     from export.pictures import contact_sheet, write_png
 
+    names = output_names(stem, len(colorings), pick, sheet)
     if pick is not None:
-        return [write_png(os.path.join(out_dir, f"{stem}.png"), colorings[pick - 1])]
-    if len(colorings) == 1:
-        return [write_png(os.path.join(out_dir, f"{stem}.png"), colorings[0])]
-    written = [write_png(os.path.join(out_dir, f"{stem}_{index}.png"), coloring)
-               for index, coloring in enumerate(colorings, start=1)]
-    if sheet:
+        return [write_png(os.path.join(out_dir, names[0]), colorings[pick - 1])]
+    written = [write_png(os.path.join(out_dir, name), coloring) for name, coloring in zip(names, colorings)]
+    if sheet and len(colorings) > 1:
         labels = ["input"] + [str(index) for index in range(1, len(colorings) + 1)]
-        written.append(write_png(os.path.join(out_dir, f"{stem}_sheet.png"),
-                                 contact_sheet([sketch, *colorings], labels)))
+        written.append(write_png(os.path.join(out_dir, names[-1]), contact_sheet([sketch, *colorings], labels)))
     return written
 
 
@@ -80,6 +84,9 @@ def main(argv=None):
                         help="sketch models: write only colouring K (1-based, as numbered on the sheet)")
     parser.add_argument("--no-sheet", dest="sheet", action="store_false",
                         help="sketch models: do not write the <name>_sheet.png contact sheet")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace outputs that already exist (default: keep them and skip those inputs); "
+                        "an input picture is never replaced")
     args = parser.parse_args(argv)
 
     model_path = args.model or latest_saved_model()
@@ -107,28 +114,42 @@ def main(argv=None):
         print("irodori-colorize: error: no input images", file=sys.stderr)
         return 2
     from export.colorizer import Colorizer
+    from export.outputs import InputWouldBeOverwritten, refuse_inputs, skipped_line, split_existing
 
     colorizer = Colorizer(model_path)
     problem = check_model_fits(colorizer, args.task, args.pick)
     if problem:
         print(f"irodori-colorize: error: {problem}", file=sys.stderr)
         return 2
+    used = set()
+    stems = {path: unique_stem(path, used) for path in paths}
+    planned = {path: [os.path.join(args.out, name)
+                      for name in output_names(stems[path], colorizer.colorings or 1, args.pick, args.sheet)]
+               for path in paths}
+    try:
+        refuse_inputs([output for outputs in planned.values() for output in outputs], paths)
+    except InputWouldBeOverwritten as error:
+        print(f"irodori-colorize: error: {error}", file=sys.stderr)
+        return 2
+    to_write, skipped = split_existing(planned, args.overwrite)
+    if skipped:
+        print(skipped_line([planned[path][0] for path in skipped]), file=sys.stderr)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as error:
         print(f"irodori-colorize: error: cannot create {args.out}: {error.strerror}", file=sys.stderr)
         return 2
 
-    progress = keras.utils.Progbar(len(paths), unit_name="image")
-    used, failed = set(), 0
-    for path in paths:
+    progress = keras.utils.Progbar(len(to_write), unit_name="image")
+    failed = 0
+    for path in to_write:
         try:
             rgb = decode_image(tf.io.read_file(path))[None]
             colorings = colorizer(rgb, args.saturation).numpy()[0]
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
             shown = np.round(rgb[0].numpy() * 255).astype(np.uint8)
-            write_colorings(args.out, unique_stem(path, used), shown, colorings, args.pick, args.sheet)
+            write_colorings(args.out, stems[path], shown, colorings, args.pick, args.sheet)
         except ValueError as error:  # the same for every input: stop, nothing more to learn
             print(f"\nirodori-colorize: error: {error}", file=sys.stderr)
             return 2
@@ -137,9 +158,9 @@ def main(argv=None):
             reason = short_error(error) if isinstance(error, tf.errors.OpError) else str(error)
             print(f"\nwarning: skipping {path}: {reason}", file=sys.stderr)
         progress.add(1)
-    print(f"coloured {len(paths) - failed} of {len(paths)} images into {args.out}"
-          + (f"; {failed} skipped" if failed else ""))
-    return 1 if failed == len(paths) else 0
+    print(f"coloured {len(to_write) - failed} of {len(paths)} images into {args.out}"
+          + (f"; {failed} failed" if failed else "") + (f"; {len(skipped)} kept from before" if skipped else ""))
+    return 1 if to_write and failed == len(to_write) else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ baselines (the gray picture itself; for sketches, the line art) against the orig
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -132,19 +131,18 @@ def run_validation_inputs(run_dir, log=None):
     """
     import io
 
+    from model.run_config import RunConfig
     from pipeline.dataset import pair_by_name, split_train_val
     from pipeline.decode import find_decodable, list_image_files
 
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = json.load(f)
-    data = config["data"]
-    source = data["data"] or os.path.join(run_dir, "synthetic_data")
+    config = RunConfig.load(run_dir)
+    source = config.data_source(run_dir)
     paths = list_image_files(source)
     partner = None
-    if data.get("sketches"):  # the run paired these by name (and warned about the rest)
-        paths, sketches = pair_by_name(paths, list_image_files(data["sketches"]), log=io.StringIO())
+    if config.data.sketches:  # the run paired these by name (and warned about the rest)
+        paths, sketches = pair_by_name(paths, list_image_files(config.data.sketches), log=io.StringIO())
         partner = dict(zip(paths, sketches))
-    _, val_paths = split_train_val(paths, config["pipeline"]["val_fraction"],
+    _, val_paths = split_train_val(paths, config.pipeline.val_fraction,
                                    root=source if os.path.isdir(source) else None)
     val_paths, _ = find_decodable(val_paths, log=log)
     if partner:
@@ -153,6 +151,19 @@ def run_validation_inputs(run_dir, log=None):
     if not val_paths:
         raise ValueError(f"{run_dir} has no validation images; evaluate it on a folder with --data")
     return config, val_paths, [partner[p] for p in val_paths] if partner else None
+
+
+def check_report_folder(out, inputs, overwrite):
+    """Refuse (ValueError, one line) a report that would replace an input, or an old report unasked."""
+    from export.outputs import refuse_inputs
+    from export.report import REPORT_FILES
+
+    outputs = [os.path.join(out, name) for name in REPORT_FILES]
+    refuse_inputs(outputs, inputs)
+    existing = [os.path.basename(path) for path in outputs if os.path.exists(path)]
+    if existing and not overwrite:
+        raise ValueError(f"{out} already holds a report ({', '.join(existing)}); pass --overwrite to replace it "
+                         "or choose another --out")
 
 
 def build_parser():
@@ -176,6 +187,8 @@ def build_parser():
     parser.add_argument("--limit", type=int, help="evaluate at most this many images (in file order)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", help="report folder (default: <run>/evaluation, else ./evaluation)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a report already in --out (default: refuse and keep it)")
     return parser
 
 
@@ -209,10 +222,10 @@ def run(args):
     sketch_method, history_path, data_label, sketch_paths = args.sketch_method, None, args.data, None
     if is_run:
         config, paths, sketch_paths = run_validation_inputs(args.model)
-        sketch_method = sketch_method or config["data"].get("sketch_method")
+        sketch_method = sketch_method or config.data.sketch_method
         history_path = os.path.join(args.model, "history.csv")
         colorizer = Colorizer(os.path.join(args.model, "generator.keras"))
-        data_label = data_label or f"validation split of {config['data']['data'] or 'the demo data'}"
+        data_label = data_label or f"validation split of {config.data.data or 'the demo data'}"
     else:
         colorizer = Colorizer(args.model)
     if args.data:
@@ -229,6 +242,7 @@ def run(args):
         raise ValueError("this SavedModel does not record its trained size; pass --image-size")
     paths = paths[: args.limit] if args.limit else paths
     out = args.out or (os.path.join(args.model, "evaluation") if is_run else "evaluation")
+    check_report_folder(out, inputs=[*paths, *(sketch_paths or []), args.model], overwrite=args.overwrite)
     os.makedirs(out, exist_ok=True)
     evaluate_to(out, colorizer, paths, data_label, args.model, args.image_size, sketch_method or "xdog",
                 sketch_paths, history_path, args.batch_size, progress=sys.stdout.isatty())

@@ -1,6 +1,7 @@
 """Evaluation results as files: metrics.json, report.md, a comparison grid and loss curves."""
 
 import csv
+import io
 import json
 import math
 import os
@@ -133,9 +134,14 @@ def plot_history(history_path, out_path):
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    figure.savefig(out_path, dpi=100)
+    encoded = io.BytesIO()
+    figure.savefig(encoded, format="png", dpi=100)
     plt.close(figure)
-    return out_path
+    return write_atomically(out_path, encoded.getvalue())
+
+
+# Everything write_report may write, so callers can check the folder before the work.
+REPORT_FILES = ("metrics.json", "report.md", "comparison.png", "loss_curves.png")
 
 
 def write_report(out_dir, result, grid_rows, history_path=None):

@@ -19,22 +19,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from export.atomic import write_atomically  # noqa: E402
 
 EXTRA_QUANTIZATIONS = ("dynamic", "int8")
+SAMPLE_NAME = "colorized_sample.png"
 
 
-def representative_conditions(config, count=32):
+def representative_conditions(config, run_dir, count=32):
     """Network inputs from the run's own data and validation transform, for int8 calibration."""
-    from pipeline.config import PipelineConfig
+    import dataclasses
+
     from pipeline.dataset import build_dataset, lab_example, sketch_example
     from pipeline.decode import find_decodable, list_image_files
 
-    source = config["data"]["data"] or os.path.join(config["run_dir"], "synthetic_data")
-    pipeline_cfg = PipelineConfig(**{**config["pipeline"], "batch_size": 1})
     # Bad files were reported when the run trained; skip them quietly here.
-    paths, _ = find_decodable(list_image_files(source)[: count * 2], log=io.StringIO())
+    paths, _ = find_decodable(list_image_files(config.data_source(run_dir))[: count * 2], log=io.StringIO())
     paths = paths[:count]
-    task = config["data"].get("task", "gray")
-    make_example = sketch_example(config["data"].get("sketch_method", "xdog")) if task == "sketch" else lab_example
-    dataset = build_dataset(paths, pipeline_cfg, training=False, make_example=make_example)
+    make_example = (sketch_example(config.data.sketch_method or "xdog") if config.data.task == "sketch"
+                    else lab_example)
+    dataset = build_dataset(paths, dataclasses.replace(config.pipeline, batch_size=1), training=False,
+                            make_example=make_example)
     return [condition.numpy() for condition, _ in dataset]
 
 
@@ -74,18 +75,18 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
     from export.saved_model import export_saved_model
     import model.sgru  # noqa: F401  (registers the generator classes for loading)
     import model.unet  # noqa: F401
+    from model.run_config import RunConfig
 
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = {**json.load(f), "run_dir": run_dir}
+    config = RunConfig.load(run_dir)
     if generator is None:
         generator = keras.models.load_model(os.path.join(run_dir, "generator.keras"))
-    size = config["model"]["image_size"]
+    size = config.model.image_size
     export_dir = os.path.join(run_dir, "export")
-    task = config["data"].get("task", "gray")
+    task = config.data.task
     saved_model_dir = export_saved_model(generator, export_dir, size, task=task)
     log(f"SavedModel written to {saved_model_dir}")
     written = {"saved_model": saved_model_dir}
-    conditions = representative_conditions(config)
+    conditions = representative_conditions(config, run_dir)
     models, report = {}, {}
     for quantization in ("none", "fp16", *quantize):
         inputs = conditions if quantization == "int8" else None
@@ -105,8 +106,7 @@ def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=prin
         written[name] = path
     write_atomically(os.path.join(export_dir, "tflite", "report.json"), json.dumps(report, indent=2).encode())
     if sample_image:
-        written["sample"] = write_sample(saved_model_dir, sample_image, os.path.join(run_dir, "colorized_sample.png"),
-                                         task)
+        written["sample"] = write_sample(saved_model_dir, sample_image, os.path.join(run_dir, SAMPLE_NAME), task)
         log(f"colourised sample written to {written['sample']}")
     return written
 
@@ -126,7 +126,17 @@ def main(argv=None):
             print(f"irodori-export: error: {args.run_dir} has no {name}; is it a finished training run?",
                   file=sys.stderr)
             return 2
-    export_run(args.run_dir, quantize=args.quantize, sample_image=args.sample)
+    from export.outputs import InputWouldBeOverwritten, refuse_inputs
+    from export.run_lock import RunDirectoryBusy, RunLock
+
+    try:
+        if args.sample:
+            refuse_inputs([os.path.join(args.run_dir, SAMPLE_NAME)], [args.sample])
+        with RunLock(args.run_dir, "irodori-export"):  # not while the run trains or exports
+            export_run(args.run_dir, quantize=args.quantize, sample_image=args.sample)
+    except (InputWouldBeOverwritten, RunDirectoryBusy) as error:
+        print(f"irodori-export: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -5,6 +5,15 @@ import dataclasses
 UPSAMPLE_MODES = ("transpose", "resize")
 INIT_MODES = ("normal", "xavier", "he")
 NORM_MODES = ("batch", "instance", "none")
+MAX_NUM_DOWNS = 8  # pix2pix's unet_256: a 1x1 bottleneck at 256 px
+
+
+def default_num_downs(image_size):
+    """As many U-Net downsamplings as the size halves evenly, at most 8 (unet_128: 7, unet_256: 8)."""
+    downs = 0
+    while downs < MAX_NUM_DOWNS and image_size % (2 ** (downs + 1)) == 0:
+        downs += 1
+    return downs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -13,7 +22,7 @@ class ModelConfig:
 
     image_size: side of the square the networks are trained on.
     num_downs: U-Net downsamplings; image_size must be a multiple of 2**num_downs
-        (pix2pix uses 8 at 256 px, reaching a 1x1 bottleneck).
+        (pix2pix uses 8 at 256 px, reaching a 1x1 bottleneck). None: default_num_downs.
     ngf / ndf: base filters of generator / discriminator (64 in pix2pix).
     upsample: "transpose" (Conv2DTranspose, as pix2pix) or "resize" (bilinear resize +
         3x3 conv, free of checkerboard artefacts).
@@ -26,7 +35,7 @@ class ModelConfig:
     """
 
     image_size: int = 256
-    num_downs: int = 8
+    num_downs: int | None = None
     ngf: int = 64
     ndf: int = 64
     upsample: str = "transpose"
@@ -47,8 +56,19 @@ class ModelConfig:
             raise ValueError(f"d_norm must be one of {NORM_MODES}; received d_norm={self.d_norm!r}")
         if self.generator not in ("unet", "sgru"):
             raise ValueError(f"generator must be 'unet' or 'sgru'; received generator={self.generator!r}")
-        if self.image_size % (2**self.num_downs):
+        if self.num_downs is None:
+            object.__setattr__(self, "num_downs", default_num_downs(self.image_size))
+        # Each generator checks only its own constraint: the SGRU has no num_downs.
+        if self.generator == "unet" and self.num_downs < 1:
+            raise ValueError(f"num_downs must be at least 1 (and image_size even); received "
+                             f"image_size={self.image_size}, num_downs={self.num_downs}")
+        if self.generator == "unet" and self.image_size % (2**self.num_downs):
             raise ValueError(
                 f"image_size must be a multiple of 2**num_downs ({2**self.num_downs}); "
                 f"received image_size={self.image_size}, num_downs={self.num_downs}"
+            )
+        if self.generator == "sgru" and self.image_size % (2**self.sgru_levels):
+            raise ValueError(
+                f"image_size must be a multiple of 2**sgru_levels ({2**self.sgru_levels}); "
+                f"received image_size={self.image_size}, sgru_levels={self.sgru_levels}"
             )

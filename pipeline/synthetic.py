@@ -13,6 +13,8 @@ import os
 import cv2
 import numpy as np
 
+from export.atomic import staged
+
 SKIN = [(255, 228, 206), (250, 212, 182), (236, 188, 150), (198, 140, 105)]
 HAIR = [(44, 40, 60), (246, 222, 120), (205, 62, 70), (110, 72, 48), (112, 168, 236),
         (238, 152, 204), (236, 236, 244), (72, 160, 110)]
@@ -135,8 +137,7 @@ def write_dataset(directory, count, size=256, seed=0):
         path = os.path.join(directory, f"synthetic_{seed}_{size}_{index:05d}.png")
         if not os.path.exists(path):
             rgb = draw_image(index, size=size, seed=seed)
-            temporary = path + ".tmp.png"
-            cv2.imwrite(temporary, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            os.replace(temporary, path)
+            with staged(path) as temporary:
+                cv2.imwrite(temporary, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         paths.append(path)
     return paths
