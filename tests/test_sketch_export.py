@@ -2,26 +2,85 @@
 
 import os
 
+import cv2
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from skimage import color as skcolor
 
 from export import colorize, tflite
 from export.colorizer import Colorizer
-from export.colorize_graph import colorize_uint8, sketch_colorings, to_float_rgb, to_uint8
+from export.colorize_graph import sketch_colorings, to_float_rgb
 from export.pictures import contact_sheet
 from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
+from model.unet import UNetGenerator
 from tests.conftest import write_rgb
 
 SIZE, COLORINGS = 32, 3
+# tf.image.rgb_to_grayscale's luma weights (ITU-R BT.601), the sketch path's gray.
+LUMA = np.array([0.2989, 0.5870, 0.1140])
+
+
+def widen_outputs(generator, scale):
+    """Scale the output convolution so the untrained network's colours are far from gray."""
+    layer = next(layer for layer in reversed(generator.layers) if layer.name.startswith("output") and layer.weights)
+    kernel, *rest = layer.get_weights()
+    layer.set_weights([kernel * scale, *rest])
+    return generator
+
+
+def sketches(shape, seed):
+    """uint8 [N, H, W, C] line art: dark strokes and a few gray fills on white."""
+    rng = np.random.default_rng(seed)
+    count, height, width, channels = shape
+    result = np.full((count, height, width, 1), 255, np.uint8)
+    for page in result:
+        for _ in range(3):
+            x, y = rng.integers(0, width), rng.integers(0, height)
+            cv2.circle(page, (int(x), int(y)), int(rng.integers(3, 12)), int(rng.integers(120, 230)), -1)
+        for _ in range(8):
+            start, end = rng.integers(0, (width, height), 2), rng.integers(0, (width, height), 2)
+            cv2.line(page, tuple(map(int, start)), tuple(map(int, end)), int(rng.integers(0, 60)), int(rng.integers(1, 3)))
+    return np.repeat(result, channels, axis=-1)
+
+
+def independent_sketch_reference(generator, images, size, saturation=1.0):
+    """Every colouring [N, K, H, W, 3] uint8, written with NumPy and OpenCV only.
+
+    Gray (BT.601 luma) area-resized to the model size, x 2 - 1 into the network; each RGB
+    colouring (output + 1) / 2 upsampled bilinearly (half-pixel centres, cv2.INTER_LINEAR),
+    blended with its own luma by saturation, clipped to [0, 1].
+    """
+    result = []
+    for image in images:
+        rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+        gray = (rgb.astype(np.float64) / 255.0) @ LUMA
+        height, width = gray.shape
+        small = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA) * 2.0 - 1.0
+        predicted = np.asarray(generator(small[None, ..., None].astype(np.float32), training=False))[0]
+        colorings = []
+        for k in range(predicted.shape[-1] // 3):
+            colored = cv2.resize((predicted[..., 3 * k:3 * k + 3].astype(np.float64) + 1.0) / 2.0, (width, height),
+                                 interpolation=cv2.INTER_LINEAR)
+            luma = (colored @ LUMA)[..., None]
+            colorings.append(np.round(np.clip(luma + saturation * (colored - luma), 0, 1) * 255).astype(np.uint8))
+        result.append(np.stack(colorings))
+    return np.stack(result)
+
+
+def assert_colourful(rgb_uint8, min_chroma=15.0):
+    """The comparison means something only if the colours are far from gray."""
+    lab = skcolor.rgb2lab(rgb_uint8 / 255.0)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    assert chroma.mean() > min_chroma and lab[..., 1:].std() > 10, (chroma.mean(), lab[..., 1:].std())
 
 
 @pytest.fixture(scope="module")
 def sgru():
     keras.utils.set_random_seed(21)
-    return SGRUGenerator(image_size=SIZE, num_levels=3, filters=8, num_outputs=COLORINGS)
+    return widen_outputs(SGRUGenerator(image_size=SIZE, num_levels=3, filters=8, num_outputs=COLORINGS), 6.0)
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +89,68 @@ def exported(sgru, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def sgru_tflite(sgru, tmp_path_factory):
+    model_file = tmp_path_factory.mktemp("tflite") / "sgru.tflite"
+    model_file.write_bytes(tflite.convert(sgru, SIZE))
+    return str(model_file)
+
+
+@pytest.fixture(scope="module")
 def lines():
-    return np.random.default_rng(22).integers(0, 256, size=(2, 40, 24, 1), dtype=np.uint8)
+    return sketches((2, 40, 24, 1), 22)
 
 
-def test_reloaded_sgru_export_matches_eager_reference(sgru, exported, lines):
+# Non-square, larger than the model, gray and RGB.
+SHAPES = [(2, 40, 24, 1), (1, 33, 57, 3), (2, 64, 45, 3)]
+
+
+def test_reloaded_sgru_export_matches_an_independent_reference(sgru, exported, sgru_tflite):
     signatures = tf.saved_model.load(exported).signatures
-    everything = signatures["colorize_all"](images=tf.constant(lines), saturation=tf.constant(1.0))["colorings"]
-    assert everything.shape == (2, COLORINGS, 40, 24, 3) and everything.dtype == tf.uint8
-    network = lambda condition: sgru(condition, training=False)  # noqa: E731
-    reference = to_uint8(sketch_colorings(network, to_float_rgb(tf.constant(lines)), SIZE)).numpy()
-    assert np.abs(everything.numpy().astype(int) - reference).max() <= 1
-    # The colourings differ from each other: they are not one output repeated.
-    assert np.abs(reference[:, 0].astype(int) - reference[:, 1]).mean() > 1
+    from_tflite = Colorizer(sgru_tflite)
+    for seed, shape in enumerate(SHAPES):
+        images = sketches(shape, 30 + seed)
+        reference = independent_sketch_reference(sgru, images, SIZE)
+        assert_colourful(reference)
+        # The colourings differ from each other: they are not one output repeated.
+        assert np.abs(reference[:, 0].astype(int) - reference[:, 1]).mean() > 10
 
-    first = signatures["serving_default"](images=tf.constant(lines))["colorized"].numpy()
-    assert np.abs(first.astype(int) - everything.numpy()[:, 0]).max() <= 1
-    assert np.abs(first.astype(int) - colorize_uint8(sgru, tf.constant(lines), SIZE, task="sketch")).max() <= 1
+        everything = signatures["colorize_all"](images=tf.constant(images), saturation=tf.constant(1.0))["colorings"]
+        assert everything.shape == (shape[0], COLORINGS, *shape[1:3], 3) and everything.dtype == tf.uint8
+        assert np.abs(everything.numpy().astype(int) - reference).max() <= 2, shape
+        first = signatures["serving_default"](images=tf.constant(images))["colorized"].numpy()
+        assert np.abs(first.astype(int) - reference[:, 0]).max() <= 2, shape
+
+        rgb = np.repeat(images, 3, axis=-1) if shape[-1] == 1 else images
+        on_device = from_tflite(tf.constant(rgb / 255.0, tf.float32)).numpy()
+        assert np.abs(on_device.astype(int) - reference).max() <= 2, shape
+
+
+def test_sketch_unet_matches_the_independent_reference_and_colorize_keeps_size(tmp_path):
+    keras.utils.set_random_seed(12)
+    sketch_unet = widen_outputs(UNetGenerator(image_size=SIZE, num_downs=5, ngf=8, out_channels=3, init="he"), 0.4)
+    version_dir = export_saved_model(sketch_unet, str(tmp_path / "export"), SIZE, task="sketch")
+    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+    model_file = tmp_path / "sketch.tflite"
+    model_file.write_bytes(tflite.convert(sketch_unet, SIZE))
+    from_tflite = Colorizer(str(model_file))
+    assert (from_tflite.task, from_tflite.colorings) == ("sketch", 1)
+    for seed, shape in enumerate(SHAPES):
+        images = sketches(shape, 40 + seed)
+        reference = independent_sketch_reference(sketch_unet, images, SIZE)[:, 0]
+        assert_colourful(reference)
+        served = serve(images=tf.constant(images))["colorized"].numpy()
+        assert served.shape == (*shape[:3], 3)
+        assert np.abs(served.astype(int) - reference).max() <= 2, shape
+        rgb = np.repeat(images, 3, axis=-1) if shape[-1] == 1 else images
+        on_device = from_tflite(tf.constant(rgb / 255.0, tf.float32)).numpy()[:, 0]
+        assert np.abs(on_device.astype(int) - reference).max() <= 2, shape
+
+    lines = sketches((1, 40, 24, 3), 13)[0]
+    write_rgb(tmp_path / "lines.png", lines)
+    assert colorize.main([str(tmp_path / "lines.png"), "-o", str(tmp_path / "out"), "--model", str(model_file)]) == 0
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / "lines.png"))).shape == (40, 24, 3)
+    with pytest.raises(ValueError, match="task='paint'"):
+        export_saved_model(sketch_unet, str(tmp_path / "export"), SIZE, task="paint")
 
 
 def test_colorings_stack_in_channel_order():
@@ -59,8 +163,6 @@ def test_colorings_stack_in_channel_order():
 
 
 def test_gray_exports_have_no_colorings_signature(tmp_path):
-    from model.unet import UNetGenerator
-
     gray = export_saved_model(UNetGenerator(image_size=SIZE, num_downs=5, ngf=8), str(tmp_path), SIZE)
     assert "colorize_all" not in tf.saved_model.load(gray).signatures
 
@@ -100,10 +202,8 @@ def test_colorize_flags_that_do_not_fit_the_model_fail_in_one_line(exported, lin
     assert not (tmp_path / "out").exists()  # checked before anything is written
 
 
-def test_tflite_saved_model_and_keras_give_the_same_colorings(sgru, exported, lines, tmp_path):
-    model_file = tmp_path / "sgru.tflite"
-    model_file.write_bytes(tflite.convert(sgru, SIZE))
-    from_tflite = Colorizer(str(model_file))
+def test_tflite_saved_model_and_keras_give_the_same_colorings(sgru, exported, sgru_tflite, lines):
+    from_tflite = Colorizer(sgru_tflite)
     from_saved_model = Colorizer(exported)
     assert (from_tflite.task, from_tflite.colorings) == ("sketch", COLORINGS)
     assert (from_saved_model.task, from_saved_model.colorings, from_saved_model.size) == ("sketch", COLORINGS, SIZE)
