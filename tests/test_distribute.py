@@ -8,6 +8,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 import model.unet  # noqa: F401  (registers the generator class for loading)
 from tests.test_train import TINY
@@ -24,6 +25,73 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import train
 sys.exit(train.main(sys.argv[1:]))
 """
+
+
+# One training step of the same networks on the same global batch of 8, once on one device and
+# once as two replicas of 4 (MirroredStrategy on two logical CPUs). Plain SGD: its update is
+# proportional to the gradient, so a loss summed instead of averaged over the replicas
+# doubles every step (Adam's update would hide the factor). No BatchNorm, whose statistics
+# are per replica and would differ legitimately.
+ONE_STEP_BOTH_WAYS = """
+import json
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import numpy as np
+from model.distribute import make_strategy
+from model.patchgan import PatchGANDiscriminator
+from model.pix2pix import Pix2Pix
+
+
+def networks():
+    condition = keras.Input((None, None, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(condition)
+    generator = keras.Model(condition, keras.layers.Conv2D(2, 3, padding="same", activation="tanh")(x))
+    return generator, PatchGANDiscriminator(ndf=8, n_layers=2, norm="none")
+
+
+def one_step(strategy, initial, data):
+    with strategy.scope():
+        generator, discriminator = networks()
+        for network, weights in zip((generator, discriminator), initial):
+            network.set_weights(weights)
+        model = Pix2Pix(generator, discriminator)
+        model.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), l1_weight=10.0)
+    logs = model.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0).history
+    after = [[w.numpy() for w in network.trainable_weights] for network in (generator, discriminator)]
+    return {"replicas": strategy.num_replicas_in_sync, "logs": {k: v[0] for k, v in logs.items()},
+            "updates": [[(a - b).tolist() for a, b in zip(new, old)] for new, old in zip(after, initial)]}
+
+
+keras.utils.set_random_seed(0)
+initial = [network.get_weights() for network in networks()]
+rng = np.random.default_rng(0)
+data = (rng.uniform(-1, 1, (8, 32, 32, 1)).astype("float32"), rng.uniform(-1, 1, (8, 32, 32, 2)).astype("float32"))
+mirrored = make_strategy("mirrored")[0]
+print("RESULT " + json.dumps([one_step(strategy, initial, data) for strategy in (tf.distribute.get_strategy(), mirrored)]))
+"""
+
+
+def test_two_replica_step_equals_the_single_device_step_on_the_global_batch():
+    result = subprocess.run([sys.executable, "-c", ONE_STEP_BOTH_WAYS], cwd=ROOT, env=ENV, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    single, mirrored = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert (single["replicas"], mirrored["replicas"]) == (1, 2)
+    assert sorted(mirrored["logs"]) == ["d_loss", "g_gan", "g_l1", "g_total"]
+    for key, value in single["logs"].items():  # losses of the global batch, not of one replica's half
+        assert mirrored["logs"][key] == pytest.approx(value, rel=1e-5), key
+    for network, count in zip(("generator", "critic"), (4, 8)):  # kernels and biases
+        ours, reference = ([np.array(update) for update in run["updates"][network == "critic"]]
+                           for run in (mirrored, single))
+        assert len(ours) == len(reference) == count
+        # Round-off is relative to the network's largest update: the critic's last bias moves
+        # by a difference of two near-equal terms (its loss is at log 2).
+        scale = max(np.abs(update).max() for update in reference)
+        for index, (a, b) in enumerate(zip(ours, reference)):
+            assert np.abs(b).max() > 0, (network, index)  # every variable did move
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * scale, err_msg=f"{network} variable {index}")
 
 
 def free_ports(count):
