@@ -1,6 +1,7 @@
 """Input pipeline throughput at 256 px on real-sized images, side by side in one run.
 
     python benchmarks/pipeline_throughput.py [--data DIR] [--count 48] [--repeats 3]
+    python benchmarks/pipeline_throughput.py --jpeg-only     only the JPEG decode timing
 
 Without --data it writes `count` pictures of 1000-2500 px (half PNG, half JPEG quality 92;
 procedural art upscaled, with paper grain so PNGs compress like scans) to
@@ -12,6 +13,10 @@ benchmarks/.data/ once. Compared, for one pass over the files (no cache):
             skimage rgb2lab, one image after another
 Then `fit` throughput of a pix2pix model on the files against the same batches held in
 memory (the input-bound share of training). Repeats alternate; the median is shown.
+First, the time to decode one 2000 x 1500 JPEG inside a tf.function: pipeline.decode's
+decode_image in full and as the training pipeline asks for it (shorter side >= 286 px,
+which it serves at 1/4 DCT scale), and the bare tf.io.decode_jpeg at ratio 1 and 4;
+median of 9 after a warm-up.
 """
 
 import argparse
@@ -144,6 +149,39 @@ def fit_throughput(paths, repeats, ngf):
     return {name: float(np.median(values)) for name, values in results.items()}
 
 
+def jpeg_decode_times(folder, repeats=9):
+    """Median seconds to decode a 2000 x 1500 JPEG in full and at the pipeline's reduced scale."""
+    import tensorflow as tf
+
+    from pipeline.decode import decode_image
+    from pipeline.synthetic import draw_image
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "photo_2000x1500.jpg")
+    if not os.path.exists(path):
+        picture = cv2.resize(draw_image(0, size=512, seed=0), (2000, 1500), interpolation=cv2.INTER_CUBIC)
+        picture = np.clip(picture + np.random.default_rng(0).normal(0, 4, picture.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(path, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    contents = tf.constant(open(path, "rb").read())
+    variants = {
+        "decode_image full": lambda c: decode_image(c),
+        "decode_image as the pipeline": lambda c: decode_image(c, min_side=LOAD_SIZE),
+        "tf.io.decode_jpeg 1/1": lambda c: tf.io.decode_jpeg(c, ratio=1),
+        "tf.io.decode_jpeg 1/4": lambda c: tf.io.decode_jpeg(c, ratio=4),
+    }
+    results = {}
+    for name, variant in variants.items():
+        decode = tf.function(lambda c, variant=variant: tf.shape(variant(c)))
+        shape = decode(contents).numpy()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            decode(contents).numpy()
+            times.append(time.perf_counter() - start)
+        results[name] = (float(np.median(times)), shape)
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="a folder of large images (default: generated real-sized pictures)")
@@ -151,7 +189,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fit-ngf", type=int, default=32, help="U-Net/PatchGAN width for the fit comparison")
     parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument("--jpeg-only", action="store_true", help="only time the JPEG decode at full and reduced scale")
     args = parser.parse_args()
+
+    jpeg = jpeg_decode_times(os.path.dirname(DATA_DIR))
+    print(f"2000x1500 JPEG (quality 92) decoded in a tf.function, median of 9 ({os.cpu_count()} CPUs):")
+    for name, (seconds, shape) in jpeg.items():
+        print(f"  {name:<29} {seconds * 1000:6.1f} ms  ({shape[1]}x{shape[0]})")
+    if args.jpeg_only:
+        return
 
     from pipeline.decode import list_image_files
 

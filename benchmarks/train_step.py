@@ -1,6 +1,10 @@
 """Training step time at the pix2pix reference configuration, side by side in one run.
 
     python benchmarks/train_step.py [--batch 1 4] [--rounds 5] [--image-size 256]
+    python benchmarks/train_step.py --adam          only: Keras' Adam against FusedAdam
+    python benchmarks/train_step.py --profile       only: TF profiler, op time by type
+    python benchmarks/train_step.py --inter-op 1 (or --intra-op 1) --variants reference irodori
+    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/train_step.py --variants reference irodori
 
 Variants (each builds the same networks from the same seed):
   reference  the straightforward two-tape tf.function step (benchmarks/reference_step.py,
@@ -13,11 +17,18 @@ Variants (each builds the same networks from the same seed):
 Rounds alternate between variants so machine drift hits all alike; the median is shown.
 The ideal time is the step's convolution FLOPs / the sustained fp32 matmul rate measured
 here, so "of ideal" says how close to the hardware the step runs.
+
+--adam times one optimizer update of the generator's variables alone (random gradients):
+Keras' Adam against model/fused_adam.py's FusedAdam, rounds alternating, medians.
+--profile traces `--rounds` irodori steps at the first --batch with the TF profiler and
+prints each op type's share of the summed op self-time (idle excluded).
 """
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -98,6 +109,63 @@ def build(args, batch, variant):
     return lambda: {k: v.numpy() for k, v in model.train_function(batches).items()}, (generator, discriminator)
 
 
+def adam_update_times(args):
+    """Median seconds of one Adam update of the generator's variables: Keras' vs FusedAdam."""
+    keras.utils.set_random_seed(0)
+    generator = UNetGenerator(image_size=args.image_size, num_downs=args.num_downs, ngf=args.ngf)
+    variables = generator.trainable_variables
+    rng = np.random.default_rng(0)
+    gradients = [tf.constant(rng.normal(0, 1e-3, v.shape).astype("float32")) for v in variables]
+
+    def make_update(optimizer):
+        optimizer.build(variables)
+
+        @tf.function
+        def update():
+            optimizer.apply(gradients, variables)
+            return optimizer.iterations + 0
+
+        return lambda: update().numpy()
+
+    updates = {"keras Adam": make_update(keras.optimizers.Adam(2e-4, beta_1=0.5)),
+               "FusedAdam": make_update(FusedAdam(2e-4, beta_1=0.5))}
+    for update in updates.values():
+        for _ in range(2):
+            update()
+    times = {name: [] for name in updates}
+    for _ in range(args.rounds):
+        for name, update in updates.items():
+            times[name].append(_time(update))
+    return generator.count_params(), {name: float(np.median(t)) for name, t in times.items()}
+
+
+def op_time_by_type(args, batch):
+    """Share of the summed op self-time per op type over `rounds` profiled irodori steps."""
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as profiler_plugin
+
+    step, _ = build(args, batch, "irodori")
+    for _ in range(2):
+        step()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(args.rounds):
+            step()
+        tf.profiler.experimental.stop()
+        planes = [os.path.join(root, name) for root, _, names in os.walk(logdir)
+                  for name in names if name.endswith(".xplane.pb")]
+        data, ok = profiler_plugin.xspace_to_tools_data(planes, "framework_op_stats", {})
+    if not ok:
+        raise RuntimeError(f"profiler tool failed: {data[:200]}")
+    table = json.loads(data)[0]  # the tool's first table includes idle time, its second repeats it without
+    columns = [column["id"] for column in table["cols"]]
+    totals = {}
+    for row in table["rows"]:
+        cells = dict(zip(columns, [cell.get("v") for cell in row["c"]]))
+        if cells["type"] != "IDLE":
+            totals[cells["type"]] = totals.get(cells["type"], 0.0) + cells["total_self_time"]
+    return totals
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 4])
@@ -106,10 +174,35 @@ def main():
     parser.add_argument("--num-downs", type=int, default=8)
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--variants", nargs="+", default=["reference", "irodori", "irodori+xla", "irodori+bf16"])
+    parser.add_argument("--inter-op", type=int, default=0, help="TF inter-op threads (0: TensorFlow's choice)")
+    parser.add_argument("--intra-op", type=int, default=0, help="TF intra-op threads (0: TensorFlow's choice)")
+    parser.add_argument("--adam", action="store_true", help="only time Keras' Adam against FusedAdam")
+    parser.add_argument("--profile", action="store_true", help="only profile the irodori step: op time by type")
     args = parser.parse_args()
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
+    print(f"{os.cpu_count()} CPUs; TF {tf.__version__}; inter-op threads {args.inter_op or 'default'}, "
+          f"intra-op {args.intra_op or 'default'}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}")
+
+    if args.adam:
+        parameters, times = adam_update_times(args)
+        print(f"one optimizer update of the generator's {parameters / 1e6:.1f} M parameters "
+              f"({args.image_size} px, ngf {args.ngf}, {args.num_downs} downs), median of {args.rounds}:")
+        for name, seconds in times.items():
+            print(f"  {name:<11} {seconds * 1000:6.0f} ms")
+        return
+    if args.profile:
+        totals = op_time_by_type(args, args.batch[0])
+        whole = sum(totals.values())
+        convolutions = sum(t for name, t in totals.items() if "Conv2D" in name)
+        print(f"irodori step, batch {args.batch[0]}, {args.rounds} steps profiled: "
+              f"convolutions and their gradients (op types with Conv2D) {convolutions / whole:.0%} of op self-time")
+        for name, seconds in sorted(totals.items(), key=lambda item: -item[1])[:10]:
+            print(f"  {name:<40} {seconds / whole:6.1%}")
+        return
 
     rate = matmul_rate()
-    print(f"sustained fp32 matmul: {rate / 1e9:.0f} GFLOP/s; {os.cpu_count()} CPUs; TF {tf.__version__}")
+    print(f"sustained fp32 matmul: {rate / 1e9:.0f} GFLOP/s")
     print(f"reference configuration: {args.image_size} px, ngf/ndf {args.ngf}, {args.num_downs} downs")
     for batch in args.batch:
         steps, times = {}, {}
@@ -130,7 +223,9 @@ def main():
                 times[variant].append(_time(steps[variant]))
         base = np.median(times["reference"]) if "reference" in times else None
         ideal = step_flops / rate
-        print(f"\nbatch {batch}: {step_flops / 1e9:.1f} GFLOP of convolutions per step, ideal {ideal * 1000:.0f} ms")
+        print(f"\nbatch {batch}: {step_flops / 1e9:.1f} GFLOP of convolutions per step, ideal {ideal * 1000:.0f} ms "
+              f"(generator {generator.count_params() / 1e6:.1f} M parameters, "
+              f"discriminator {discriminator.count_params() / 1e6:.1f} M)")
         print(f"{'variant':<14} {'ms/step':>8} {'vs reference':>13} {'of ideal':>9}")
         for variant, measured in times.items():
             median = np.median(measured)
