@@ -11,7 +11,7 @@ from skimage import color as skcolor
 
 from export import colorize, tflite
 from export.colorizer import Colorizer
-from export.colorize_graph import sketch_colorings, to_float_rgb
+from export.colorize_graph import sketch_colorings
 from export.pictures import contact_sheet
 from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
@@ -209,7 +209,7 @@ def test_tflite_saved_model_and_keras_give_the_same_colorings(sgru, exported, sg
     assert (from_saved_model.task, from_saved_model.colorings, from_saved_model.size) == ("sketch", COLORINGS, SIZE)
     from_keras = Colorizer(generator=sgru)
     assert (from_keras.task, from_keras.colorings, from_keras.size) == ("sketch", COLORINGS, SIZE)
-    rgb = to_float_rgb(tf.constant(lines))
+    rgb = tf.constant(np.repeat(lines, 3, axis=-1) / 255.0, tf.float32)
     a, b, c = (colorizer(rgb, 1.0).numpy() for colorizer in (from_tflite, from_saved_model, from_keras))
     assert a.shape == b.shape == c.shape == (2, COLORINGS, 40, 24, 3)
     assert np.abs(c.astype(int) - b).max() <= 1
