@@ -85,6 +85,85 @@ def test_min_over_outputs_picks_the_closest(features):
     assert total == pytest.approx(0.999 * per_output[1] + 0.001 * per_output.mean(), rel=1e-4)
 
 
+# The SGRU paper's perceptual loss (Liu, Chen and Hu, 2018): the image, then VGG19 conv1_2 ...
+# conv5_2 (Keras' block{i}_conv2), weighted 0.88, 0.79, 0.63, 0.51, 0.39, 1.07.
+PAPER_LAYERS = ["block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2"]
+PAPER_WEIGHTS = [0.88, 0.79, 0.63, 0.51, 0.39, 1.07]
+
+
+def reference_vgg(features):
+    """keras.applications' VGG19 with the features model's weights, fed by vgg19.preprocess_input."""
+    inner = [layer for layer in features.layers if isinstance(layer, keras.Model)][0]
+    vgg = keras.applications.VGG19(include_top=False, weights=None)
+    copied = [layer.name for layer in inner.layers if layer.weights]
+    for name in copied:
+        vgg.get_layer(name).set_weights(inner.get_layer(name).get_weights())
+    assert copied[-1] == "block5_conv2" and len(copied) == 14
+    extract = keras.Model(vgg.input, [vgg.get_layer(name).output for name in PAPER_LAYERS])
+    # RGB in [-1, 1] -> [0, 255] -> Keras' Caffe preprocessing (BGR, ImageNet means subtracted)
+    return lambda rgb: [f.numpy() for f in extract(keras.applications.vgg19.preprocess_input((rgb + 1.0) * 127.5))]
+
+
+def test_vgg_features_take_vgg19_preprocessing_and_the_paper_layers(features):
+    rgb = batch(2, 32, 32, 3, seed=12)
+    ours = [f.numpy() for f in features(rgb)]
+    theirs = reference_vgg(features)(rgb)
+    assert [f.shape for f in ours] == [(2, 32, 32, 64), (2, 16, 16, 128), (2, 8, 8, 256), (2, 4, 4, 512),
+                                       (2, 2, 2, 512)]
+    for index, (a, b) in enumerate(zip(ours, theirs)):
+        assert np.abs(b).max() > 0
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max(), err_msg=PAPER_LAYERS[index])
+
+
+def test_each_term_has_the_papers_weight():
+    """Features that differ in one term only, by 1 everywhere, on blank paper: the loss is that term's weight."""
+    sketch = np.ones((1, 32, 32, 1), "float32")  # white paper: mask 1 everywhere
+    target = np.zeros((1, 32, 32, 3), "float32")
+    sizes = [32, 16, 8, 4, 2]
+    for term, weight in enumerate(PAPER_WEIGHTS):
+        prediction = target + (1.0 if term == 0 else 0.0)
+        same = [np.zeros((1, size, size, 4), "float32") for size in sizes]
+        differ = [same[i] + (1.0 if i == term - 1 else 0.0) for i in range(5)]
+        loss = perceptual.perceptual_loss_per_sample(lambda _: differ, sketch, target, prediction,
+                                                     target_features=same)
+        assert float(loss[0]) == pytest.approx(weight, rel=1e-6), term
+
+
+def block_mean(mask, size):
+    """Area resize of a square (batch, S, S, 1) mask to size x size, S a multiple of size."""
+    factor = mask.shape[1] // size
+    return mask.reshape(mask.shape[0], size, factor, size, factor, 1).mean(axis=(2, 4))
+
+
+@pytest.fixture(scope="module")
+def he_features():
+    """Random VGG19 features whose activations keep their size with depth (He-scaled kernels), so
+    that each of the six terms is a sizeable part of the loss."""
+    he = perceptual.vgg19_features(random_weights=True)
+    inner = [layer for layer in he.layers if isinstance(layer, keras.Model)][0]
+    rng = np.random.default_rng(16)
+    for layer in inner.layers:
+        if layer.weights:
+            kernel = layer.kernel.numpy()
+            layer.kernel.assign(rng.normal(0.0, np.sqrt(2.0 / np.prod(kernel.shape[:3])), kernel.shape))
+    return he
+
+
+def test_perceptual_loss_equals_a_numpy_computation(he_features):
+    features = he_features
+    sketch, target, prediction = batch(2, 32, 32, 1, seed=13), batch(2, 32, 32, 3, seed=14), batch(2, 32, 32, 3, seed=15)
+    vgg = reference_vgg(features)
+    mask = (sketch + 1.0) / 2.0
+    terms = [PAPER_WEIGHTS[0] * np.mean(mask * np.abs(target - prediction), axis=(1, 2, 3))]
+    for weight, real, fake in zip(PAPER_WEIGHTS[1:], vgg(target), vgg(prediction)):
+        terms.append(weight * np.mean(block_mean(mask, real.shape[1]) * np.abs(real - fake), axis=(1, 2, 3)))
+    expected = np.sum(terms, axis=0)
+    # Every term is at least 0.5% of the loss (0.6% to 44% here), so a wrong weight or layer shows.
+    assert all(np.all(term > 0.005 * expected) for term in terms)
+    np.testing.assert_allclose(perceptual.perceptual_loss_per_sample(features, sketch, target, prediction), expected,
+                               rtol=1e-4)
+
+
 def test_missing_vgg_weights_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="save_weights.*--vgg-weights"):
         perceptual.vgg19_features(str(tmp_path / "missing.weights.h5"))
