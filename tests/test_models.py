@@ -103,8 +103,8 @@ PATCHGAN_CONVS = [("conv1", 8, 16), ("conv2", 16, 32), ("conv3", 32, 64)]
 
 
 def expected_std(init, fan_in, fan_out):
-    """pix2pix's init_weights: N(0, 0.02); xavier_normal_ sqrt(2 / (fan_in + fan_out)); kaiming_normal_
-    (fan_in, ReLU gain) sqrt(2 / fan_in)."""
+    """N(0, 0.02) as pix2pix; Glorot's sqrt(2 / (fan_in + fan_out)); He's sqrt(2 / fan_in) (kaiming_normal_,
+    fan_in, ReLU gain). junyanz's "xavier" multiplies Glorot's std by init_gain = 0.02; Irodori's keeps gain 1."""
     return {"normal": 0.02, "xavier": np.sqrt(2.0 / (fan_in + fan_out)), "he": np.sqrt(2.0 / fan_in)}[init]
 
 
