@@ -32,18 +32,21 @@ def widen_outputs(generator, scale):
 
 
 def sketches(shape, seed):
-    """uint8 [N, H, W, C] line art: dark strokes and a few gray fills on white."""
+    """uint8 [N, H, W, C] line art: dark strokes and a few fills on white; with C = 3 the fills
+    are coloured (a scanned page with coloured pencil), so luma and a plain channel mean differ."""
     rng = np.random.default_rng(seed)
     count, height, width, channels = shape
-    result = np.full((count, height, width, 1), 255, np.uint8)
+    result = np.full((count, height, width, 3), 255, np.uint8)
     for page in result:
-        for _ in range(3):
+        for _ in range(4):
             x, y = rng.integers(0, width), rng.integers(0, height)
-            cv2.circle(page, (int(x), int(y)), int(rng.integers(3, 12)), int(rng.integers(120, 230)), -1)
+            fill = rng.integers(60, 230, 3) if channels == 3 else np.full(3, rng.integers(120, 230))
+            cv2.circle(page, (int(x), int(y)), int(rng.integers(4, 14)), tuple(map(int, fill)), -1)
         for _ in range(8):
             start, end = rng.integers(0, (width, height), 2), rng.integers(0, (width, height), 2)
-            cv2.line(page, tuple(map(int, start)), tuple(map(int, end)), int(rng.integers(0, 60)), int(rng.integers(1, 3)))
-    return np.repeat(result, channels, axis=-1)
+            cv2.line(page, tuple(map(int, start)), tuple(map(int, end)), (int(rng.integers(0, 60)),) * 3,
+                     int(rng.integers(1, 3)))
+    return result if channels == 3 else result[..., :1]
 
 
 def independent_sketch_reference(generator, images, size, saturation=1.0):
