@@ -18,6 +18,7 @@ setup(
         "opencv-python-headless>=4.8,<6",
         "ai-edge-litert>=2.0,<3",
         "matplotlib>=3.8,<4",  # loss curves in evaluation reports
+        "pillow>=10",  # reads the EXIF orientation of phone pictures
     ],
     extras_require={
         "serving": ["tensorflow-serving-api>=2.21,<2.22"],

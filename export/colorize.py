@@ -1,19 +1,11 @@
 """`irodori-colorize`: colour image files at their own resolution with an exported model."""
 
 import argparse
-import glob
 import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def latest_saved_model(runs_dir="runs"):
-    """The newest SavedModel version under runs/*/export/*/<version>, or None."""
-    candidates = [path for path in glob.glob(os.path.join(runs_dir, "*", "export", "*", "*"))
-                  if os.path.basename(path).isdigit() and os.path.exists(os.path.join(path, "saved_model.pb"))]
-    return max(candidates, key=os.path.getmtime, default=None)
 
 
 def unique_stem(path, used):
@@ -89,6 +81,8 @@ def main(argv=None):
                         "an input picture is never replaced")
     args = parser.parse_args(argv)
 
+    from export.colorizer import latest_saved_model
+
     model_path = args.model or latest_saved_model()
     if model_path is None:
         print("irodori-colorize: error: no exported model under runs/; train one with `python train.py` "
@@ -99,10 +93,9 @@ def main(argv=None):
         return 2
 
     import keras
-    import numpy as np
     import tensorflow as tf
 
-    from pipeline.decode import decode_image, list_image_files, short_error
+    from pipeline.decode import list_image_files, read_image, short_error
 
     paths = []
     for source in args.inputs:
@@ -144,12 +137,11 @@ def main(argv=None):
     failed = 0
     for path in to_write:
         try:
-            rgb = decode_image(tf.io.read_file(path))[None]
-            colorings = colorizer(rgb, args.saturation).numpy()[0]
+            picture = read_image(path, dtype=tf.uint8)  # upright, as the artist sees it
+            colorings = colorizer(picture[None], args.saturation).numpy()[0]
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
-            shown = np.round(rgb[0].numpy() * 255).astype(np.uint8)
-            write_colorings(args.out, stems[path], shown, colorings, args.pick, args.sheet)
+            write_colorings(args.out, stems[path], picture.numpy(), colorings, args.pick, args.sheet)
         except ValueError as error:  # the same for every input: stop, nothing more to learn
             print(f"\nirodori-colorize: error: {error}", file=sys.stderr)
             return 2

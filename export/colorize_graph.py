@@ -1,79 +1,172 @@
 """The colourising computation around a generator, as TF ops that serialise into a SavedModel.
 
-Any resolution: the network runs at its trained size, its a*b* prediction is upsampled to
-the input's size and recombined with the input's own full-resolution L*, so the artist's
-line detail is kept exactly and only colour is added.
+Any resolution: the network runs at its trained size, its prediction is upsampled to the
+input's size and, for grayscale models, recombined with the input's own full-resolution
+L*, so the artist's line detail is kept exactly and only colour is added.
+
+Memory: only the recombination touches every pixel, so it runs in horizontal strips of
+about STRIP_PIXELS pixels. A picture costs its uint8 input and output plus one strip's
+float temporaries, whatever its size (a 48 MP picture would need about 5 GB as whole-image
+float tensors). The upsampling is split the same way: a*b* is first resized along the
+rows (a small [H, S] tensor), each strip then along its columns; bilinear interpolation
+is separable, so the strips join into exactly the whole-picture resize.
 """
 
 import tensorflow as tf
 
 from pipeline import color
+from pipeline.color import to_uint8
+from pipeline.decode import composite_on_white
+
+# Pixels per strip: float temporaries of roughly 100 MB, and few enough strips that their
+# per-op overhead does not show on small pictures.
+STRIP_PIXELS = 1 << 20
 
 
-def to_float_rgb(images):
-    """uint8 [N, H, W, 1 or 3] -> float RGB [N, H, W, 3] in [0, 1]; other channel counts fail."""
+def as_uint8_rgb(images):
+    """uint8 [N, H, W, 1|3|4] -> uint8 RGB [N, H, W, 3]: gray repeated, RGBA composited on white
+    (the paper colour, as files are read). Other ranks or channel counts fail naming the shape.
+
+    Float RGB in [0, 1] is accepted too (converted to uint8 first, as any client sends).
+    """
+    if images.dtype != tf.uint8:
+        images = to_uint8(images)
+    # Checked at run time: signatures declare an unknown rank so that this message, not a
+    # kernel's, answers a single picture sent without its batch dimension.
+    if images.shape.rank is None:
+        images = tf.cond(tf.equal(tf.rank(images), 4), lambda: _as_rank_4(images), lambda: _not_a_batch(images))
+    elif images.shape.rank != 4:
+        raise ValueError(f"images must be uint8 [N, H, W, C] (a batch of pictures); received shape {images.shape}")
+    known = images.shape[-1]
+    if known in (1, 3, 4):  # decided while tracing (e.g. a picture already made RGB)
+        return _channels_to_rgb(images, known)
     channels = tf.shape(images)[-1]
-    check = tf.debugging.assert_equal(
-        tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)), True,
-        message="images must have 1 (gray) or 3 (RGB) channels")
-    with tf.control_dependencies([check]):  # report this before any op fails on the shape
-        rgb = tf.cond(tf.equal(channels, 1), lambda: tf.tile(images, [1, 1, 1, 3]), lambda: tf.identity(images))
-    return tf.cast(rgb, tf.float32) / 255.0
+    channels_ok = tf.debugging.Assert(tf.reduce_any(tf.equal(channels, [1, 3, 4])), [
+        "images must have 1 (gray), 3 (RGB) or 4 (RGBA) channels; received", channels])
+    with tf.control_dependencies([channels_ok]):  # report this before any op fails on the shape
+        index = tf.where(tf.equal(channels, 1), 0, tf.where(tf.equal(channels, 3), 1, 2))
+        rgb = tf.switch_case(index, [lambda count=count: _channels_to_rgb(images, count) for count in (1, 3, 4)])
+    return tf.ensure_shape(rgb, [None, None, None, 3])
 
 
-def colorize_rgb(network, rgb, model_size, saturation=1.0):
-    """float RGB [N, H, W, 3] in [0, 1] (any H, W) -> colourised float RGB, same shape.
+def _as_rank_4(images):
+    shape = tf.shape(images)
+    return tf.reshape(images, [shape[0], shape[1], shape[2], shape[3]])  # the same tensor, rank known
+
+
+def _not_a_batch(images):
+    failed = tf.debugging.Assert(False, [
+        "images must be uint8 [N, H, W, C] (a batch of pictures, C = 1, 3 or 4); received shape", tf.shape(images)],
+        summarize=8)
+    with tf.control_dependencies([failed]):
+        return tf.zeros([0, 0, 0, 0], images.dtype)
+
+
+def _channels_to_rgb(images, channels):
+    if channels == 1:
+        return tf.tile(images[..., :1], [1, 1, 1, 3])
+    if channels == 3:
+        return images[..., :3]
+    return composite_on_white(images[..., :3], images[..., 3:4])
+
+
+def _small_float(images, model_size):
+    """uint8 [N, H, W, 3] -> float RGB [N, S, S, 3] in [0, 1] by area averaging (no full-size float copy)."""
+    return tf.image.resize(images, [model_size, model_size], method="area") / 255.0
+
+
+def _in_strips(images, make_strip):
+    """Run make_strip(top, bottom) -> uint8 [..., bottom - top, W, 3] over row strips of each picture.
+
+    images: uint8 [N, H, W, 3]; returns the strips joined into [N, ..., H, W, 3], one picture
+    at a time so only one picture's strips are held besides the result.
+    """
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    rows = tf.maximum(1, STRIP_PIXELS // tf.maximum(width, 1))
+    count = (height + rows - 1) // rows
+
+    def one_picture(index):
+        strips = tf.TensorArray(tf.uint8, size=count, infer_shape=False)
+
+        def body(i, strips):
+            top = i * rows
+            strip = make_strip(index, top, tf.minimum(height, top + rows))  # [..., r, W, 3]
+            rank = tf.rank(strip)
+            # Rows first, so the TensorArray joins strips along its first axis.
+            order = tf.concat([[rank - 3], tf.range(rank - 3), [rank - 2, rank - 1]], axis=0)
+            return i + 1, strips.write(i, tf.transpose(strip, order))
+
+        _, strips = tf.while_loop(lambda i, _: i < count, body, [tf.constant(0), strips])
+        joined = strips.concat()  # [H, ..., W, 3]
+        rank = tf.rank(joined)
+        return tf.transpose(joined, tf.concat([tf.range(1, rank - 2), [0, rank - 2, rank - 1]], axis=0))
+
+    return tf.map_fn(one_picture, tf.range(tf.shape(images)[0]), fn_output_signature=tf.uint8)
+
+
+def colorize_rgb(network, images, model_size, saturation=1.0):
+    """Grayscale task: uint8 RGB [N, H, W, 3] (any H, W) -> colourised uint8 RGB, same shape.
 
     network: callable, normalised L [N, S, S, 1] -> normalised ab [N, S, S, 2] (a Keras
     generator in inference mode, or a TFLite interpreter wrapped as a function).
     """
-    lab = color.rgb_to_lab(rgb)
-    full_l = lab[..., :1]
-    small = tf.image.resize(rgb, [model_size, model_size], method="area")
-    small_l = color.normalize_l(color.rgb_to_lab(small)[..., :1])
-    ab = network(small_l)
-    ab = tf.image.resize(ab, tf.shape(rgb)[1:3], method="bilinear") * saturation
-    return color.lab_to_rgb(tf.concat([full_l, color.denormalize_ab(ab)], axis=-1))
+    images = as_uint8_rgb(images)
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    small_l = color.normalize_l(color.rgb_to_lab(_small_float(images, model_size))[..., :1])
+    ab = tf.cast(network(small_l), tf.float32) * saturation
+    ab_rows = tf.image.resize(ab, [height, model_size], method="bilinear")  # [N, H, S, 2]: small
+
+    def strip(index, top, bottom):
+        lightness = color.rgb_to_lab(tf.cast(images[index, top:bottom], tf.float32) / 255.0)[..., :1]
+        ab_strip = tf.image.resize(ab_rows[index, top:bottom], [bottom - top, width], method="bilinear")
+        return to_uint8(color.lab_to_rgb(tf.concat([lightness, color.denormalize_ab(ab_strip)], axis=-1)))
+
+    return _in_strips(images, strip)
 
 
-def to_uint8(rgb):
-    return tf.cast(tf.round(tf.clip_by_value(rgb, 0.0, 1.0) * 255.0), tf.uint8)
-
-
-def colorize_uint8(generator, images, model_size, saturation=1.0, task="gray"):
-    """uint8 [N, H, W, 1 or 3] -> uint8 RGB [N, H, W, 3]: the eager reference of the export."""
-    network = lambda condition: generator(condition, training=False)  # noqa: E731
-    return to_uint8(TASK_GRAPHS[task](network, to_float_rgb(images), model_size, saturation))
-
-
-def sketch_colorings(network, rgb, model_size, saturation=1.0):
-    """Sketch task: line art as float RGB [N, H, W, 3] in [0, 1] -> every colouring [N, K, H, W, 3].
+def sketch_colorings(network, images, model_size, saturation=1.0):
+    """Sketch task: line art, uint8 [N, H, W, 1|3] -> every colouring, uint8 [N, K, H, W, 3].
 
     The network sees the gray sketch at its trained size in [-1, 1] and answers with K RGB
     colourings stacked on channels (3K); each is upsampled to the input's size. saturation
     blends between gray (0) and the prediction (1).
     """
-    gray = tf.image.rgb_to_grayscale(rgb)
-    small = tf.image.resize(gray, [model_size, model_size], method="area") * 2.0 - 1.0
-    predicted = network(small)
+    images = as_uint8_rgb(images)
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    small = tf.image.rgb_to_grayscale(_small_float(images, model_size)) * 2.0 - 1.0
+    predicted = tf.cast(network(small), tf.float32)
     batch = tf.shape(predicted)[0]
     # Static when the network's channels are known, so the signature's output shape says K.
     count = predicted.shape[-1] // 3 if predicted.shape[-1] is not None else tf.shape(predicted)[-1] // 3
-    # [N, S, S, 3K] -> [N*K, S, S, 3]: resize every colouring in one op.
-    stacked = tf.reshape(tf.transpose(tf.reshape(predicted, [batch, model_size, model_size, count, 3]),
-                                      [0, 3, 1, 2, 4]), [batch * count, model_size, model_size, 3])
-    colored = tf.image.resize((stacked + 1.0) * 0.5, tf.shape(rgb)[1:3], method="bilinear")
-    luminance = tf.image.rgb_to_grayscale(colored)
-    colored = tf.clip_by_value(luminance + saturation * (colored - luminance), 0.0, 1.0)
-    return tf.reshape(colored, tf.concat([[batch, count], tf.shape(rgb)[1:3], [3]], axis=0))
+    # [N, S, S, 3K] -> [N, K, S, S, 3] -> rows resized: [N, K, H, S, 3].
+    stacked = tf.transpose(tf.reshape(predicted, [batch, model_size, model_size, count, 3]), [0, 3, 1, 2, 4])
+    rows = tf.image.resize(tf.reshape(stacked, [-1, model_size, model_size, 3]), [height, model_size],
+                           method="bilinear")
+    rows = tf.reshape(rows, [batch, count, height, model_size, 3])
+
+    def strip(index, top, bottom):
+        colored = tf.image.resize((rows[index, :, top:bottom] + 1.0) * 0.5, [bottom - top, width], method="bilinear")
+        luminance = tf.image.rgb_to_grayscale(colored)
+        return to_uint8(luminance + saturation * (colored - luminance))  # [K, r, W, 3]
+
+    colorings = _in_strips(images, strip)
+    if isinstance(count, int):
+        colorings = tf.ensure_shape(colorings, [None, count, None, None, 3])
+    return colorings
 
 
-def sketch_rgb(network, rgb, model_size, saturation=1.0):
-    """Sketch task, first colouring only: float RGB [N, H, W, 3] -> [N, H, W, 3].
+def sketch_rgb(network, images, model_size, saturation=1.0):
+    """Sketch task, first colouring only: uint8 [N, H, W, 1|3] -> uint8 [N, H, W, 3].
 
     The first colouring is computed alone so single-output serving pays for one resize.
     """
-    return sketch_colorings(lambda condition: network(condition)[..., :3], rgb, model_size, saturation)[:, 0]
+    return sketch_colorings(lambda condition: network(condition)[..., :3], images, model_size, saturation)[:, 0]
 
 
 TASK_GRAPHS = {"gray": colorize_rgb, "sketch": sketch_rgb}
+
+
+def colorize_uint8(generator, images, model_size, saturation=1.0, task="gray"):
+    """uint8 [N, H, W, 1|3|4] -> uint8 RGB [N, H, W, 3] with a Keras generator (what serving_default runs)."""
+    network = lambda condition: generator(condition, training=False)  # noqa: E731
+    return TASK_GRAPHS[task](network, images, model_size, saturation)

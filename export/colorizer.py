@@ -4,18 +4,37 @@ colorize, evaluate and the training run's own evaluation all colour through it, 
 numbers a user reads are for the same computation they deploy.
 """
 
+import glob
 import os
+
+
+def saved_model_versions(model_dir, complete=True):
+    """The integer version directories of a TF Serving model directory, ascending.
+
+    complete: only those holding a saved_model.pb (a version being written has none yet).
+    """
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(name) for name in os.listdir(model_dir) if name.isdigit()
+                  and (not complete or os.path.exists(os.path.join(model_dir, name, "saved_model.pb"))))
 
 
 def resolve_saved_model(path):
     """A version directory as given, or the highest version inside a model directory."""
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
-    versions = [name for name in os.listdir(path) if name.isdigit()
-                and os.path.exists(os.path.join(path, name, "saved_model.pb"))]
+    versions = saved_model_versions(path)
     if not versions:
         raise FileNotFoundError(f"{path} holds no SavedModel (saved_model.pb) nor version directories")
-    return os.path.join(path, max(versions, key=int))
+    return os.path.join(path, str(versions[-1]))
+
+
+def latest_saved_model(runs_dir="runs"):
+    """The most recently written SavedModel version under runs/*/export/*/<version>, or None."""
+    candidates = [os.path.join(model_dir, str(version))
+                  for model_dir in glob.glob(os.path.join(runs_dir, "*", "export", "*"))
+                  for version in saved_model_versions(model_dir)]
+    return max(candidates, key=os.path.getmtime, default=None)
 
 
 def _task_of_output_channels(channels):
@@ -76,15 +95,15 @@ class Colorizer:
         # The interpreter's input has batch 1.
         return tf.constant(np.concatenate([tflite.run(self.interpreter, row[None]) for row in condition.numpy()]))
 
-    def __call__(self, rgb, saturation=1.0):
-        """float RGB [N, H, W, 3] in [0, 1] -> uint8 colourings [N, K, H, W, 3]."""
+    def __call__(self, images, saturation=1.0):
+        """uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 colourings [N, K, H, W, 3]."""
         import tensorflow as tf
 
-        from export.colorize_graph import TASK_GRAPHS, sketch_colorings, to_uint8
+        from export.colorize_graph import colorize_rgb, sketch_colorings, to_uint8
 
         if self.kind == "saved_model":
-            outputs = self.signature(images=to_uint8(rgb), saturation=tf.constant(saturation, tf.float32))
+            outputs = self.signature(images=to_uint8(images), saturation=tf.constant(saturation, tf.float32))
             return outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]
         if self.task == "sketch":
-            return to_uint8(sketch_colorings(self.network, rgb, self.size, saturation))
-        return to_uint8(TASK_GRAPHS[self.task](self.network, rgb, self.size, saturation))[:, None]
+            return sketch_colorings(self.network, images, self.size, saturation)
+        return colorize_rgb(self.network, images, self.size, saturation)[:, None]

@@ -77,18 +77,14 @@ def evaluate(colorizer, paths, task, image_size, sketch_method="xdog", sketch_pa
 
 def grid_rows(colorizer, paths, indices, task, image_size, sketch_method="xdog", sketch_paths=None):
     """(label, input, output, truth) uint8 for the chosen images, recomputed (cheap, 3 images)."""
-    import numpy as np
-
     chosen = [paths[index] for index in indices.values()]
     partners = [sketch_paths[index] for index in indices.values()] if sketch_paths else None
     inputs, truth = next(iter(evaluation_dataset(chosen, image_size, task, sketch_method, partners,
                                                  batch_size=len(chosen))))
+    from pipeline.color import to_uint8
+
     outputs = colorizer(inputs)[:, 0].numpy()
-
-    def to_uint8(x):
-        return np.round(np.clip(x.numpy(), 0, 1) * 255).astype(np.uint8)
-
-    inputs, truth = to_uint8(inputs), to_uint8(truth)
+    inputs, truth = to_uint8(inputs).numpy(), to_uint8(truth).numpy()
     return [(rank, inputs[i], outputs[i], truth[i]) for i, rank in enumerate(indices)]
 
 

@@ -1,12 +1,14 @@
 """SavedModel export for TF Serving, with pre/post-processing inside the graph.
 
 Signatures (a client needs only TensorFlow or TF Serving, no Irodori, no tensorflow-io):
-  serving_default:   images uint8 [N, H, W, 1|3]               -> colorized uint8 [N, H, W, 3]
-  colorize_tuned:    images uint8 [N, H, W, 1|3], saturation float32 [] -> colorized
+  serving_default:   images uint8 [N, H, W, 1|3|4]             -> colorized uint8 [N, H, W, 3]
+  colorize_tuned:    images uint8 [N, H, W, 1|3|4], saturation float32 [] -> colorized
   colorize_bytes:    image_bytes string [N] (PNG/JPEG/WebP/...)  -> png_bytes string [N]
 Sketch models (K colourings per sketch) add
-  colorize_all:      images uint8 [N, H, W, 1|3], saturation float32 [] -> colorings uint8 [N, K, H, W, 3]
+  colorize_all:      images uint8 [N, H, W, 1|3|4], saturation float32 [] -> colorings uint8 [N, K, H, W, 3]
 while the three above answer with the first colouring.
+RGBA is composited on white, as files are; an empty batch gives an empty batch; pictures are
+taken as sent (no EXIF rotation: a client sends what it shows).
 Layout: <export_dir>/<model_name>/<version>/ as TF Serving expects, plus models.config.
 """
 
@@ -16,8 +18,15 @@ import tempfile
 
 import tensorflow as tf
 
-from export.colorize_graph import TASK_GRAPHS, colorize_uint8, sketch_colorings, to_float_rgb, to_uint8
+from export.atomic import write_atomically
+from export.colorizer import saved_model_versions
+from export.colorize_graph import TASK_GRAPHS, as_uint8_rgb, sketch_colorings
 from pipeline.decode import decode_image
+
+# Unknown rank, so that a picture sent without its batch dimension meets our own check
+# ("images must be uint8 [N, H, W, C]") rather than a kernel deep inside the graph.
+IMAGES = tf.TensorSpec(None, tf.uint8, name="images")
+SATURATION = tf.TensorSpec([], tf.float32, name="saturation")
 
 
 class ColorizerModule(tf.Module):
@@ -33,38 +42,47 @@ class ColorizerModule(tf.Module):
         # Saved with the model so tools can run it at its trained size (e.g. evaluation).
         self.trained_size = tf.Variable(self.model_size, trainable=False, name="trained_size")
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
-    def serve_images(self, images):
-        return {"colorized": colorize_uint8(self.generator, images, self.model_size, task=self.task)}
+    def network(self, condition):
+        return self.generator(condition, training=False)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images"),
-                                  tf.TensorSpec([], tf.float32, name="saturation")])
+    def _batch(self, images, colorize, empty_shape):
+        """colorize(uint8 RGB batch) unless the batch is empty, which gives an empty batch."""
+        rgb = as_uint8_rgb(images)
+        shape = tf.shape(rgb)
+        return tf.cond(shape[0] > 0, lambda: colorize(rgb),
+                       lambda: tf.zeros(tf.concat([[0], empty_shape, shape[1:]], axis=0), tf.uint8))
+
+    def _first(self, images, saturation):
+        return self._batch(images, lambda rgb: TASK_GRAPHS[self.task](self.network, rgb, self.model_size, saturation),
+                           tf.zeros([0], tf.int32))
+
+    @tf.function(input_signature=[IMAGES])
+    def serve_images(self, images):
+        return {"colorized": self._first(images, 1.0)}
+
+    @tf.function(input_signature=[IMAGES, SATURATION])
     def serve_tuned(self, images, saturation):
-        return {"colorized": colorize_uint8(self.generator, images, self.model_size, saturation, self.task)}
+        return {"colorized": self._first(images, saturation)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(self, image_bytes):
         def one(contents):
-            rgb = decode_image(contents)[None]
-            network = lambda condition: self.generator(condition, training=False)  # noqa: E731
-            colored = to_uint8(TASK_GRAPHS[self.task](network, rgb, self.model_size))[0]
-            return tf.io.encode_png(colored)
+            rgb = decode_image(contents, dtype=tf.uint8)[None]
+            return tf.io.encode_png(TASK_GRAPHS[self.task](self.network, rgb, self.model_size)[0])
 
-        return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
+        return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string))}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8, name="images"),
-                                  tf.TensorSpec([], tf.float32, name="saturation")])
+    @tf.function(input_signature=[IMAGES, SATURATION])
     def serve_all_colorings(self, images, saturation):
-        network = lambda condition: self.generator(condition, training=False)  # noqa: E731
-        return {"colorings": to_uint8(sketch_colorings(network, to_float_rgb(images), self.model_size, saturation))}
+        count = self.generator.output_shape[-1] // 3
+        colorings = self._batch(images, lambda rgb: sketch_colorings(self.network, rgb, self.model_size, saturation),
+                                tf.constant([count]))
+        return {"colorings": tf.ensure_shape(colorings, [None, count, None, None, 3])}
 
 
 def next_version(model_dir):
     """1 + the highest integer version directory in model_dir (1 for a new model)."""
-    if not os.path.isdir(model_dir):
-        return 1
-    versions = [int(name) for name in os.listdir(model_dir) if name.isdigit()]
-    return max(versions, default=0) + 1
+    return max(saved_model_versions(model_dir, complete=False), default=0) + 1
 
 
 def write_models_config(export_dir, model_name):
@@ -72,10 +90,7 @@ def write_models_config(export_dir, model_name):
     text = ("model_config_list {\n  config {\n"
             f'    name: "{model_name}"\n    base_path: "/models/{model_name}"\n'
             '    model_platform: "tensorflow"\n  }\n}\n')
-    path = os.path.join(export_dir, "models.config")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write_atomically(os.path.join(export_dir, "models.config"), text)
 
 
 def export_saved_model(generator, export_dir, model_size, model_name="irodori", task="gray"):

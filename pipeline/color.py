@@ -55,3 +55,12 @@ def model_lab_to_rgb(l_norm, ab_norm):
     """Inverse of rgb_to_model_lab: normalised L (..., 1) and ab (..., 2) -> RGB in [0, 1]."""
     lab = tf.concat([denormalize_l(l_norm), denormalize_ab(ab_norm)], axis=-1)
     return lab_to_rgb(lab)
+
+
+def to_uint8(rgb):
+    """float RGB in [0, 1] -> uint8, rounded and clipped; uint8 passes through. The one conversion
+    every writer and signature uses, so a picture is rounded the same way wherever it goes."""
+    rgb = tf.convert_to_tensor(rgb)
+    if rgb.dtype == tf.uint8:
+        return rgb
+    return tf.cast(tf.round(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0), tf.uint8)

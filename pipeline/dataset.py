@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from pipeline import augment, color, sketch
 from pipeline.config import PipelineConfig
-from pipeline.decode import decode_image
+from pipeline.decode import read_image
 
 
 def split_train_val(paths, val_fraction, root=None):
@@ -106,10 +106,10 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     resize_to = cfg.resolved_load_size if training else size
 
     def load(path, sketch_path=None):
-        image = augment.resize_shorter_side(decode_image(tf.io.read_file(path), min_side=resize_to), resize_to)
+        image = augment.resize_shorter_side(read_image(path, min_side=resize_to), resize_to)
         if sketch_path is None:
             return image
-        lines = tf.image.rgb_to_grayscale(decode_image(tf.io.read_file(sketch_path)))
+        lines = tf.image.rgb_to_grayscale(read_image(sketch_path))
         lines = tf.clip_by_value(tf.image.resize(lines, tf.shape(image)[:2], antialias=True), 0.0, 1.0)
         return tf.concat([image, lines], axis=-1)
 

@@ -10,23 +10,28 @@ import os
 import re
 import sys
 
+import numpy as np
 import tensorflow as tf
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 
 
-def _composite_on_white(color, alpha):
+def composite_on_white(color, alpha):
+    """Transparent pixels become white paper: float in [0, 1] or uint8 colour and alpha."""
+    if color.dtype == tf.uint8:  # round(c * a / 255 + 255 - a), exactly what float compositing rounds to
+        color, alpha = tf.cast(color, tf.int32), tf.cast(alpha, tf.int32)
+        return tf.cast((color * alpha + 255 * (255 - alpha) + 127) // 255, tf.uint8)
     return color * alpha + (1.0 - alpha)
 
 
 def _to_rgb(image):
-    """(H, W, C) float in [0, 1] with C in {1, 2, 3, 4} -> (H, W, 3)."""
+    """(H, W, C) float in [0, 1] or uint8, with C in {1, 2, 3, 4} -> (H, W, 3)."""
     channels = tf.shape(image)[-1]
     branches = [
         lambda: tf.tile(image[..., :1], [1, 1, 3]),
-        lambda: tf.tile(_composite_on_white(image[..., :1], image[..., 1:2]), [1, 1, 3]),
+        lambda: tf.tile(composite_on_white(image[..., :1], image[..., 1:2]), [1, 1, 3]),
         lambda: image[..., :3],
-        lambda: _composite_on_white(image[..., :3], image[..., 3:4]),
+        lambda: composite_on_white(image[..., :3], image[..., 3:4]),
     ]
     return tf.switch_case(channels - 1, branches)
 
@@ -44,8 +49,8 @@ MAX_MEGAPIXELS = 100
 
 
 def _header_size(contents):
-    """(height, width) declared in a PNG, GIF or BMP header; (0, 0) for other formats."""
-    head = tf.cast(tf.io.decode_raw(tf.strings.substr(contents, 0, 26) + b"\0" * 26, tf.uint8)[:26], tf.int64)
+    """(height, width) declared in a PNG, GIF, BMP or WebP header; (0, 0) for other formats."""
+    head = tf.cast(tf.io.decode_raw(tf.strings.substr(contents, 0, 30) + b"\0" * 30, tf.uint8)[:30], tf.int64)
 
     def number(start, length, big_endian):
         order = range(length) if big_endian else reversed(range(length))
@@ -57,12 +62,27 @@ def _header_size(contents):
     png = tf.reduce_all(tf.equal(head[:8], [137, 80, 78, 71, 13, 10, 26, 10]))
     gif = tf.reduce_all(tf.equal(head[:4], [71, 73, 70, 56]))
     bmp = tf.reduce_all(tf.equal(head[:2], [66, 77]))
+    webp = tf.logical_and(tf.reduce_all(tf.equal(head[:4], list(b"RIFF"))),
+                          tf.reduce_all(tf.equal(head[8:12], list(b"WEBP"))))
+    chunk = head[12:16]  # the first chunk: "VP8 " lossy, "VP8L" lossless or "VP8X" extended
+    vp8x = tf.logical_and(webp, tf.reduce_all(tf.equal(chunk, list(b"VP8X"))))
+    vp8l = tf.logical_and(webp, tf.reduce_all(tf.equal(chunk, list(b"VP8L"))))
+    vp8 = tf.logical_and(webp, tf.reduce_all(tf.equal(chunk, list(b"VP8 "))))
     zero = tf.constant(0, tf.int64)
+
+    def lossless():  # 14 bits of width - 1, then 14 of height - 1, little-endian after the 0x2f signature
+        bits = number(21, 4, False)
+        return bits // 16384 % 16384 + 1, bits % 16384 + 1
     return tf.case([(png, lambda: (number(20, 4, True), number(16, 4, True))),
                     (gif, lambda: (number(8, 2, False), number(6, 2, False))),
                     # BMP heights are negative for top-down pictures
                     (bmp, lambda: (tf.cast(tf.abs(tf.bitcast(tf.cast(number(22, 4, False), tf.uint32), tf.int32)),
-                                           tf.int64), number(18, 4, False)))],
+                                           tf.int64), number(18, 4, False))),
+                    # the canvas: 24-bit width - 1 and height - 1
+                    (vp8x, lambda: (number(27, 3, False) + 1, number(24, 3, False) + 1)),
+                    (vp8l, lossless),
+                    # the key frame header: 14-bit width and height after the start code
+                    (vp8, lambda: (number(28, 2, False) % 16384, number(26, 2, False) % 16384))],
                    default=lambda: (zero, zero))
 
 
@@ -83,7 +103,7 @@ def _is_jpeg(contents):
 JPEG_SCALES = (1, 2, 4, 8)
 
 
-def _decode_jpeg_at_least(contents, min_side):
+def _decode_jpeg_at_least(contents, min_side, dtype):
     """A JPEG decoded at the smallest DCT scale whose shorter side stays >= min_side."""
     shape = tf.io.extract_jpeg_shape(contents)
     shorter = tf.minimum(shape[0], shape[1])
@@ -91,7 +111,7 @@ def _decode_jpeg_at_least(contents, min_side):
     ratio = tf.gather(JPEG_SCALES, index)
     with tf.control_dependencies([_check_pixels(shape[0] // ratio, shape[1] // ratio)]):
         branches = [lambda ratio=ratio: tf.io.decode_jpeg(contents, ratio=ratio) for ratio in JPEG_SCALES]
-        return tf.image.convert_image_dtype(tf.switch_case(index, branches), tf.float32)
+        return tf.image.convert_image_dtype(tf.switch_case(index, branches), dtype)
 
 
 def _jpeg_size(contents):
@@ -99,21 +119,22 @@ def _jpeg_size(contents):
     return shape[0], shape[1]
 
 
-def decode_image(contents, min_side=None):
-    """Encoded bytes (scalar string tensor) -> float32 RGB (H, W, 3) in [0, 1].
+def decode_image(contents, min_side=None, dtype=tf.float32):
+    """Encoded bytes (scalar string tensor) -> float32 RGB (H, W, 3) in [0, 1] (or uint8 RGB with
+    dtype=tf.uint8: a quarter of the memory, for pictures that are only passed through).
 
     min_side: the caller only needs the shorter side this long (it resizes down next);
     large JPEGs are then decoded at a reduced DCT scale (at least min_side), others in full.
     Raises tf.errors.InvalidArgumentError for bytes that are not a supported image, and for
-    pictures above MAX_MEGAPIXELS (as decoded; PNG, GIF, BMP and JPEG sizes are read from
-    their headers first, so nothing is allocated).
+    pictures above MAX_MEGAPIXELS (as decoded; PNG, GIF, BMP, WebP and JPEG sizes are read
+    from their headers first, so nothing is allocated).
     """
     def generic():
-        return tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False)
+        return tf.io.decode_image(contents, dtype=dtype, expand_animations=False)
 
     def webp_or_generic():
         return tf.cond(_is_webp(contents),
-                       lambda: tf.image.convert_image_dtype(tf.io.decode_webp(contents)[0], tf.float32), generic)
+                       lambda: tf.image.convert_image_dtype(tf.io.decode_webp(contents)[0], dtype), generic)
 
     def full_size():
         height, width = _header_size(contents)
@@ -125,10 +146,64 @@ def decode_image(contents, min_side=None):
     if min_side is None:
         image = full_size()
     else:
-        image = tf.cond(_is_jpeg(contents), lambda: _decode_jpeg_at_least(contents, min_side), full_size)
+        image = tf.cond(_is_jpeg(contents), lambda: _decode_jpeg_at_least(contents, min_side, dtype), full_size)
     image = _to_rgb(image)
     image.set_shape([None, None, 3])
     return image
+
+
+# EXIF orientation (tag 0x0112) -> the transform that shows the stored pixels upright, as
+# Pillow's ImageOps.exif_transpose applies it. tf.image.rot90 turns counter-clockwise.
+ORIENTATION_TAG = 0x0112
+_UPRIGHT = {
+    1: lambda image: image,
+    2: lambda image: tf.image.flip_left_right(image),
+    3: lambda image: tf.image.rot90(image, 2),
+    4: lambda image: tf.image.flip_up_down(image),
+    5: lambda image: tf.transpose(image, [1, 0, 2]),            # transpose (main diagonal)
+    6: lambda image: tf.image.rot90(image, 3),                  # stored 90 degrees anticlockwise
+    7: lambda image: tf.image.rot90(tf.transpose(image, [1, 0, 2]), 2),  # transverse (anti-diagonal)
+    8: lambda image: tf.image.rot90(image, 1),
+}
+
+
+def exif_orientation(contents):
+    """The EXIF orientation (1-8) of encoded bytes, read by Pillow; 1 when absent or unreadable.
+
+    Only the header is parsed: JPEG APP1, the WebP EXIF chunk, a PNG eXIf chunk before the
+    pixel data (Pillow would decode the whole picture to look for one after it).
+    """
+    import io
+
+    from PIL import Image
+
+    if hasattr(contents, "item"):  # a 0-d array, as tf.numpy_function passes a string
+        contents = contents.item()
+    try:
+        with Image.open(io.BytesIO(contents)) as image:
+            if image.format == "PNG" and "exif" not in image.info:
+                return 1
+            orientation = int(image.getexif().get(ORIENTATION_TAG, 1))
+    except Exception:  # not a picture Pillow knows, broken EXIF: the decoder has the last word
+        return 1
+    return orientation if orientation in _UPRIGHT else 1
+
+
+def apply_orientation(image, orientation):
+    """(H, W, C) image stored as the camera wrote it -> as it is meant to be seen."""
+    branches = [_UPRIGHT[value] for value in range(1, 9)]
+    upright = tf.switch_case(tf.cast(orientation, tf.int32) - 1, [lambda f=f: f(image) for f in branches])
+    upright.set_shape([None, None, image.shape[-1]])
+    return upright
+
+
+def read_image(path, min_side=None, dtype=tf.float32):
+    """An image file (path tensor or str) -> RGB (H, W, 3) as decode_image gives it, turned upright
+    by its EXIF orientation. For files only: serving signatures take pictures as sent."""
+    contents = tf.io.read_file(path)
+    orientation = tf.numpy_function(lambda data: np.int64(exif_orientation(data)), [contents], tf.int64,
+                                    stateful=False)
+    return apply_orientation(decode_image(contents, min_side=min_side, dtype=dtype), orientation)
 
 
 def list_image_files(source):
