@@ -11,7 +11,7 @@ from skimage import color as skcolor
 
 from export import colorize, tflite
 from export.colorizer import Colorizer
-from export.colorize_graph import sketch_colorings
+from export.colorize_graph import sketch_colorings, to_uint8
 from export.pictures import contact_sheet
 from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
@@ -160,9 +160,9 @@ def test_colorings_stack_in_channel_order():
     """Colouring k of the network's 3K channels is colourings[:, k], at the input's size."""
     constant = np.array([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0], np.float32)  # black, white, red
     network = lambda condition: tf.ones(tf.concat([tf.shape(condition)[:3], [9]], 0)) * constant  # noqa: E731
-    result = sketch_colorings(network, tf.zeros((1, 10, 14, 3)), 8).numpy()
+    result = to_uint8(sketch_colorings(network, tf.zeros((1, 10, 14, 3)), 8)).numpy()
     assert result.shape == (1, 3, 10, 14, 3)
-    np.testing.assert_allclose(result[0, :, 5, 7], [[0, 0, 0], [1, 1, 1], [1, 0, 0]], atol=1e-6)
+    np.testing.assert_array_equal(result[0, :, 5, 7], [[0, 0, 0], [255, 255, 255], [255, 0, 0]])
 
 
 def test_gray_exports_have_no_colorings_signature(tmp_path):
