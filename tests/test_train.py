@@ -1,6 +1,9 @@
+import contextlib
 import csv
+import io
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -16,19 +19,24 @@ TINY = ["--image-size", "32", "--num-downs", "5", "--ngf", "8", "--ndf", "8", "-
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """A two-epoch run on 16 synthetic pictures, made as one epoch and then a resumed second."""
+    """A two-epoch run on 16 synthetic pictures, made as one epoch and then resumed for a second.
+
+    Returns (run directory, flags, history rows after the first epoch, what the resumed start
+    printed). Tests only read the run; one that trains it further works on a copy.
+    """
     out = str(tmp_path_factory.mktemp("run") / "demo")
     argv = TINY + ["--out", out, "--demo-images", "16", "--l1-pretrain-epochs", "1"]
-    first = train.main(argv + ["--epochs", "1"])
+    assert train.main(argv + ["--epochs", "1"]) == 0
     with open(os.path.join(out, "history.csv")) as f:
         rows_after_first = list(csv.DictReader(f))
-    return out, argv, first, rows_after_first
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert train.main(argv + ["--epochs", "2"]) == 0
+    return out, argv, rows_after_first, printed.getvalue()
 
 
 def test_run_writes_every_artefact(demo_run):
-    out, argv, first, _ = demo_run
-    assert first == 0
-    assert train.main(argv + ["--epochs", "2"]) == 0
+    out = demo_run[0]
     for name in ["config.json", "history.csv", "generator.keras", "samples/epoch_001.png",
                  "samples/epoch_002.png", "checkpoints/checkpoint", "colorized_sample.png",
                  "export/models.config", "export/irodori/1/saved_model.pb", "export/irodori/2/saved_model.pb",
@@ -80,18 +88,27 @@ def test_run_evaluates_its_validation_split_like_irodori_evaluate(demo_run, tmp_
             assert again["summary"][source][name] == pytest.approx(written["summary"][source][name], rel=1e-5)
 
 
-def test_resume_continues_from_the_checkpoint(demo_run, capsys):
-    out, argv, _, rows_after_first = demo_run
+def test_resume_continues_from_the_checkpoint(demo_run, tmp_path, capsys):
+    out, argv, rows_after_first, printed = demo_run
     assert [row["epoch"] for row in rows_after_first] == ["0"]
+    # The second start continued after the first epoch's 3 steps instead of starting over.
+    assert "resumed from step 3 (after epoch 1; " in printed
+    with open(os.path.join(out, "history.csv")) as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
     reader = tf.train.load_checkpoint(os.path.join(out, "checkpoints"))
     assert reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 2
     # 3 steps per epoch: both epochs stepped G; only the adversarial one stepped D.
     assert reader.get_tensor("g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
     assert reader.get_tensor("d_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3
-    # Running the finished command once more trains nothing and says where it resumed.
-    assert train.main(argv + ["--epochs", "2"]) == 0
-    assert "resumed from step 6 (after epoch 2; " in capsys.readouterr().out
-    assert tf.train.load_checkpoint(os.path.join(out, "checkpoints")).get_tensor(
+    # Running the finished command once more (on a copy, leaving the shared run as it is)
+    # trains nothing and says where it resumed.
+    copy = str(tmp_path / "demo")
+    shutil.copytree(out, copy)
+    flags = argv[:argv.index("--out")] + ["--out", copy] + argv[argv.index("--out") + 2:]
+    capsys.readouterr()
+    assert train.main(flags + ["--epochs", "2"]) == 0
+    assert f"resumed from step 6 (after epoch 2; {os.path.join(copy, 'checkpoints', 'ckpt-6')})" in capsys.readouterr().out
+    assert tf.train.load_checkpoint(os.path.join(copy, "checkpoints")).get_tensor(
         "g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
 
 
@@ -119,7 +136,8 @@ def test_own_folder_with_bad_files_trains_and_reports(tmp_path, capsys):
 
 
 def test_empty_folder_is_one_clear_error(tmp_path, capsys):
-    assert train.main(TINY + ["--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert train.main(TINY + ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("irodori-train: error: no image files") and "\n" not in error
 
