@@ -1,9 +1,9 @@
 """Peak resident memory of colourising one big picture, against its megapixels.
 
-    python benchmarks/memory.py [--megapixels 6 12 24 48] [--ngf 64] [--tree DIR]
+    python benchmarks/memory.py [--megapixels 6 12 24 48] [--size 256 --ngf 64] [--tree DIR]
 
-A pix2pix U-Net (256 px, 8 downs, ngf 64, random weights: memory does not depend on them)
-is exported once; then, each in a fresh process so that its peak (VmHWM) is its own:
+A pix2pix U-Net (by default 256 px, 8 downs, ngf 64, as `train.py --data` trains it; --size 64
+--ngf 32 is the demo's; random weights: memory does not depend on them) is exported once; then, each in a fresh process so that its peak (VmHWM) is its own:
   idle       load the SavedModel and colour a 64x64 picture: the cost of TF and the model
   colorize   `irodori-colorize picture.jpg -o out --model ...` on a JPEG of that size
   bytes      the colorize_bytes signature on the same JPEG's bytes
@@ -80,6 +80,7 @@ def run_child(tree, mode, model, picture, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megapixels", type=float, nargs="+", default=[6, 12, 24, 48])
+    parser.add_argument("--size", type=int, default=256, help="the network's trained size")
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--tree", action="append", default=[], help="another checkout to measure (repeatable)")
     args = parser.parse_args()
@@ -88,14 +89,15 @@ def main():
     import keras
 
     from export.saved_model import export_saved_model
+    from model.config import default_num_downs
     from model.unet import UNetGenerator
 
     trees = [("this tree", ROOT)] + [(os.path.basename(os.path.normpath(tree)), tree) for tree in args.tree]
     with tempfile.TemporaryDirectory() as workdir:
         keras.utils.set_random_seed(0)
-        model = export_saved_model(UNetGenerator(image_size=256, num_downs=8, ngf=args.ngf),
-                                   os.path.join(workdir, "export"), 256)
-        print(f"U-Net 256 px, ngf {args.ngf}; peak resident memory (VmHWM) of one fresh process each")
+        model = export_saved_model(UNetGenerator(image_size=args.size, num_downs=default_num_downs(args.size),
+                                                 ngf=args.ngf), os.path.join(workdir, "export"), args.size)
+        print(f"U-Net {args.size} px, ngf {args.ngf}; peak resident memory (VmHWM) of one fresh process each")
         pixel_counts = {}
         for name, tree in trees:
             idle, problem = run_child(tree, "idle", model, "", "")

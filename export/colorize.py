@@ -138,10 +138,12 @@ def main(argv=None):
     for path in to_write:
         try:
             picture = read_image(path, dtype=tf.uint8)  # upright, as the artist sees it
-            colorings = colorizer(picture[None], args.saturation).numpy()[0]
+            colorings = colorizer(picture[None], args.saturation)[0]
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
-            write_colorings(args.out, stems[path], picture.numpy(), colorings, args.pick, args.sheet)
+            if len(colorings) == 1:
+                picture = None  # only sheets show the input: let a big picture's memory go before encoding
+            write_colorings(args.out, stems[path], picture, colorings, args.pick, args.sheet)
         except ValueError as error:  # the same for every input: stop, nothing more to learn
             print(f"\nirodori-colorize: error: {error}", file=sys.stderr)
             return 2

@@ -76,13 +76,16 @@ def _small_float(images, model_size):
 
 
 def _in_strips(images, make_strip):
-    """Run make_strip(top, bottom) -> uint8 [..., bottom - top, W, 3] over row strips of each picture.
+    """Run make_strip(index, top, bottom) -> uint8 [..., bottom - top, W, 3] over row strips of
+    each picture; returns the strips joined into [N, ..., H, W, 3].
 
-    images: uint8 [N, H, W, 3]; returns the strips joined into [N, ..., H, W, 3], one picture
-    at a time so only one picture's strips are held besides the result.
+    Eagerly (irodori-colorize) the strips are written into one preallocated result, so the
+    result is the only full-size copy; in a graph (the SavedModel) a TensorArray joins them.
     """
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     rows = tf.maximum(1, STRIP_PIXELS // tf.maximum(width, 1))
+    if tf.executing_eagerly():
+        return _strips_into_one_result(images, make_strip, int(rows))
     count = (height + rows - 1) // rows
 
     def one_picture(index):
@@ -101,7 +104,22 @@ def _in_strips(images, make_strip):
         rank = tf.rank(joined)
         return tf.transpose(joined, tf.concat([tf.range(1, rank - 2), [0, rank - 2, rank - 1]], axis=0))
 
+    if images.shape[0] == 1:  # one picture (colorize_bytes): no stacking copy
+        return one_picture(0)[None]
     return tf.map_fn(one_picture, tf.range(tf.shape(images)[0]), fn_output_signature=tf.uint8)
+
+
+def _strips_into_one_result(images, make_strip, rows):
+    count, height = int(images.shape[0]), int(images.shape[1])
+    result = None
+    for index in range(count):
+        for top in range(0, height, rows):
+            strip = make_strip(index, top, min(height, top + rows))
+            if result is None:  # the first strip tells the layout ([r, W, 3] or [K, r, W, 3])
+                shape = [count, *strip.shape[:-3], height, *strip.shape[-2:]]
+                result = tf.Variable(tf.zeros(shape, tf.uint8), trainable=False)
+            result[index, ..., top:top + strip.shape[-3], :, :].assign(strip)
+    return result.read_value()
 
 
 def colorize_rgb(network, images, model_size, saturation=1.0):

@@ -66,8 +66,10 @@ def _label(sheet, text, left, top):
 
 
 def write_png(path, rgb):
-    """Write uint8 RGB as PNG; raises OSError with the reason when it cannot."""
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path} as PNG")
-    return write_atomically(path, encoded.tobytes())  # never a half-written picture
+    """Write uint8 RGB [H, W, 3] (array or tensor) as PNG, atomically: never a half-written picture.
+
+    Encoded by TensorFlow, which takes RGB as it is: no channel-swapped copy of a big picture.
+    """
+    import tensorflow as tf
+
+    return write_atomically(path, tf.io.encode_png(tf.convert_to_tensor(rgb, tf.uint8)).numpy())

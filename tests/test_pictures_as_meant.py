@@ -182,5 +182,10 @@ def test_colouring_in_many_strips_matches_an_independent_whole_picture_reference
     assert np.abs(skcolor.rgb2lab(reference / 255.0)[..., 1:]).mean() > 10  # colourful enough to mean something
     for strip_pixels in (53 * 4, 53 * 11, 1 << 20):  # 19 strips, 7 strips, one strip
         monkeypatch.setattr(colorize_graph, "STRIP_PIXELS", strip_pixels)
-        ours = colorizer(tf.constant(picture[None]))[0, 0].numpy().astype(int)
-        assert np.abs(ours - reference).max() <= 2, strip_pixels
+        eager = colorizer(tf.constant(picture[None]))[0, 0].numpy().astype(int)  # irodori-colorize's way
+        assert np.abs(eager - reference).max() <= 2, strip_pixels
+        # The SavedModel's way: traced now, so with this strip size; two pictures in one batch.
+        graph = tf.function(lambda images: colorize_graph.colorize_rgb(network, images, SIZE))
+        both = graph(tf.constant(np.stack([picture, picture[::-1]]))).numpy().astype(int)
+        assert np.abs(both[0] - reference).max() <= 2, strip_pixels
+        assert np.abs(both[1] - independent_gray_colouring(network, picture[::-1], SIZE)).max() <= 2
