@@ -1,4 +1,8 @@
-"""--strategy mirrored on two logical CPUs and multiworker with two local processes."""
+"""--strategy mirrored on two logical CPUs and multiworker with two local processes.
+
+The whole-run tests are marked slow; the one-step equivalence test keeps the arithmetic of
+distribution (the loss scale across replicas) in every `-m "not slow"` run.
+"""
 
 import json
 import os
@@ -104,6 +108,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # a whole train.py run with export, in 2 replicas (over a minute on 2 cores)
 def test_mirrored_on_two_logical_cpus_keeps_replicas_in_sync(tmp_path):
     out = tmp_path / "mirrored"
     result = subprocess.run([sys.executable, "-c", TWO_CPUS, *ARGS, "--strategy", "mirrored", "--out", str(out)],
@@ -114,6 +119,7 @@ def test_mirrored_on_two_logical_cpus_keeps_replicas_in_sync(tmp_path):
     assert os.path.exists(out / "export" / "irodori" / "1" / "saved_model.pb")
 
 
+@pytest.mark.slow  # a whole train.py run with export, in 2 replicas (over a minute on 2 cores)
 def test_multiworker_with_two_local_workers_ends_with_identical_weights(tmp_path):
     out = tmp_path / "multi"
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}

@@ -300,3 +300,27 @@ def test_gan_mode_flag_through_train_gives_the_critic_its_norm(gan_mode):
     np.testing.assert_allclose(together, alone, atol=1e-5)
     trainer.compile(g_optimizer, d_optimizer, gan_mode=train_cfg.gan_mode, n_critic=train_cfg.n_critic)
     assert trainer.n_critic == 5
+
+
+@pytest.mark.slow
+def test_full_size_default_pix2pix_takes_a_training_step():
+    """The default configuration (256 px, unet_256 with ngf 64, 70x70 PatchGAN with ndf 64, FusedAdam)
+    as train.py builds it: one fit step at batch 1. Slow: a 54 M-parameter generator on CPU."""
+    from model.build import build_training
+    from model.config import ModelConfig
+
+    keras.utils.set_random_seed(8)
+    generator, discriminator, model, g_optimizer, d_optimizer = build_training(
+        ModelConfig(), 2e-4, 2e-4, 0.5, 0.999, target_channels=2)
+    model.compile(g_optimizer, d_optimizer)
+    assert generator.count_params() == pytest.approx(54.4e6, rel=0.01)
+    rng = np.random.default_rng(8)
+    condition = rng.uniform(-1, 1, (1, 256, 256, 1)).astype("float32")
+    target = rng.uniform(-1, 1, (1, 256, 256, 2)).astype("float32")
+    assert discriminator([condition, target]).shape == (1, 30, 30, 1)
+    g_before, d_before = weights(generator), weights(discriminator)
+    history = model.fit(condition, target, batch_size=1, epochs=1, verbose=0).history
+    assert sorted(history) == sorted(KEYS) and all(np.isfinite(history[key][0]) for key in KEYS)
+    assert changed(g_before, generator) and changed(d_before, discriminator)
+    assert int(g_optimizer.iterations.numpy()) == int(d_optimizer.iterations.numpy()) == 1
+    assert generator(condition, training=False).shape == (1, 256, 256, 2)
