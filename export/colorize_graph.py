@@ -29,8 +29,7 @@ def as_uint8_rgb(images):
 
     Float RGB in [0, 1] is accepted too (converted to uint8 first, as any client sends).
     """
-    if images.dtype != tf.uint8:
-        images = to_uint8(images)
+    images = to_uint8(images)  # a tensor; uint8 passes through
     # Checked at run time: signatures declare an unknown rank so that this message, not a
     # kernel's, answers a single picture sent without its batch dimension.
     if images.shape.rank is None:
