@@ -7,14 +7,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from export.pictures import write_png
+from pipeline.color import to_uint8
+
 
 def sample_grid(rows):
     """rows: list of lists of uint8 RGB images of equal size -> one uint8 RGB grid image."""
     return np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
-
-
-def to_uint8(image):
-    return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -36,15 +35,13 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         prediction = self.model.generator(self.condition, training=False)
-        panels = [to_uint8(batch) for batch in self.render(self.condition, prediction, self.target)]
+        panels = [to_uint8(batch).numpy() for batch in self.render(self.condition, prediction, self.target)]
         grid = sample_grid([[panel[i] for panel in panels] for i in range(len(panels[0]))])
         side = panels[0].shape[1]
         if side < self.min_side:  # small training crops are hard to judge at 1:1
             scale = int(np.ceil(self.min_side / side))
             grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
-        cv2.imwrite(path, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        write_png(os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png"), grid)
         if self.writer is not None:
             with self.writer.as_default():
                 tf.summary.image("samples (input | generated | truth)", grid[None], step=epoch + 1)
