@@ -26,8 +26,8 @@ def main(run_dir):
 
     config, val_paths, sketch_paths = run_validation_inputs(run_dir)
     generator = Colorizer(os.path.join(run_dir, "generator.keras")).generator
-    size = config["model"]["image_size"]
-    calibration = representative_conditions({**config, "run_dir": run_dir})
+    size = config.model.image_size
+    calibration = representative_conditions(config, run_dir)
     print(f"{run_dir}: {len(val_paths)} validation images at {size} px; int8 calibrated on {len(calibration)}")
     print(f"{'model':<8} {'MiB':>6} {'vs fp32':>8} {'PSNR dB':>8} {'vs fp32 dB':>11} {'SSIM':>6} {'CIEDE2000':>10}")
     results = {}
@@ -39,7 +39,7 @@ def main(run_dir):
             with open(path, "wb") as f:
                 f.write(data)
             result, _ = evaluate_to(os.path.join(workdir, name), Colorizer(path), val_paths, "validation split",
-                                    name, sketch_method=config["data"].get("sketch_method") or "xdog",
+                                    name, sketch_method=config.data.sketch_method or "xdog",
                                     sketch_paths=sketch_paths, progress=False, log=lambda *_: None)
             summary = result["summary"]["model"]
             results[name] = {"bytes": len(data), **summary}

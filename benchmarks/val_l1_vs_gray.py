@@ -3,6 +3,7 @@
     python benchmarks/val_l1_vs_gray.py runs/demo
 """
 
+import dataclasses
 import os
 import sys
 
@@ -14,7 +15,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import model.unet  # noqa: E402,F401  (registers the generator class)
-from pipeline.config import PipelineConfig  # noqa: E402
 from export.evaluate import run_validation_inputs  # noqa: E402
 from pipeline.dataset import build_dataset  # noqa: E402
 
@@ -22,7 +22,7 @@ from pipeline.dataset import build_dataset  # noqa: E402
 def main(run_dir):
     config, val_paths, _ = run_validation_inputs(run_dir)
     generator = keras.models.load_model(os.path.join(run_dir, "generator.keras"))
-    dataset = build_dataset(val_paths, PipelineConfig(**{**config["pipeline"], "batch_size": 16}), training=False)
+    dataset = build_dataset(val_paths, dataclasses.replace(config.pipeline, batch_size=16), training=False)
     model_errors, gray_errors, counts = [], [], []
     for lightness, ab in dataset:
         model_errors.append(float(np.abs(generator(lightness, training=False).numpy() - ab).mean()))
