@@ -28,7 +28,7 @@ def staged(path):
 
 
 def write_atomically(path, data):
-    """Write bytes or text to path; returns path."""
+    """Write text, bytes or any buffer (e.g. a NumPy array, without copying it) to path; returns path."""
     with staged(path) as temporary, open(temporary, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
     return path

@@ -143,6 +143,8 @@ def main(argv=None):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
             if len(colorings) == 1:
                 picture = None  # only sheets show the input: let a big picture's memory go before encoding
+            else:
+                picture = picture.numpy()
             write_colorings(args.out, stems[path], picture, colorings, args.pick, args.sheet)
         except ValueError as error:  # the same for every input: stop, nothing more to learn
             print(f"\nirodori-colorize: error: {error}", file=sys.stderr)

@@ -78,8 +78,10 @@ def _in_strips(images, make_strip):
     """Run make_strip(index, top, bottom) -> uint8 [..., bottom - top, W, 3] over row strips of
     each picture; returns the strips joined into [N, ..., H, W, 3].
 
-    Eagerly (irodori-colorize) the strips are written into one preallocated result, so the
-    result is the only full-size copy; in a graph (the SavedModel) a TensorArray joins them.
+    Eagerly (irodori-colorize, evaluation) the strips are written into one NumPy array, which
+    is returned: the result is then the only full-size copy (a TensorArray, a concatenation or
+    a tf.Variable's zero fill would each add one). In a graph (the SavedModel) a TensorArray
+    joins them into a tensor.
     """
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     rows = tf.maximum(1, STRIP_PIXELS // tf.maximum(width, 1))
@@ -109,20 +111,22 @@ def _in_strips(images, make_strip):
 
 
 def _strips_into_one_result(images, make_strip, rows):
+    import numpy as np
+
     count, height = int(images.shape[0]), int(images.shape[1])
     result = None
     for index in range(count):
         for top in range(0, height, rows):
-            strip = make_strip(index, top, min(height, top + rows))
+            strip = make_strip(index, top, min(height, top + rows)).numpy()
             if result is None:  # the first strip tells the layout ([r, W, 3] or [K, r, W, 3])
-                shape = [count, *strip.shape[:-3], height, *strip.shape[-2:]]
-                result = tf.Variable(tf.zeros(shape, tf.uint8), trainable=False)
-            result[index, ..., top:top + strip.shape[-3], :, :].assign(strip)
-    return result.read_value()
+                result = np.empty([count, *strip.shape[:-3], height, *strip.shape[-2:]], np.uint8)
+            result[index, ..., top:top + strip.shape[-3], :, :] = strip
+    return result
 
 
 def colorize_rgb(network, images, model_size, saturation=1.0):
-    """Grayscale task: uint8 RGB [N, H, W, 3] (any H, W) -> colourised uint8 RGB, same shape.
+    """Grayscale task: uint8 RGB [N, H, W, 3] (any H, W) -> colourised uint8 RGB, same shape
+    (a tensor in a graph, a NumPy array when run eagerly; see _in_strips).
 
     network: callable, normalised L [N, S, S, 1] -> normalised ab [N, S, S, 2] (a Keras
     generator in inference mode, or a TFLite interpreter wrapped as a function).
@@ -142,7 +146,8 @@ def colorize_rgb(network, images, model_size, saturation=1.0):
 
 
 def sketch_colorings(network, images, model_size, saturation=1.0):
-    """Sketch task: line art, uint8 [N, H, W, 1|3] -> every colouring, uint8 [N, K, H, W, 3].
+    """Sketch task: line art, uint8 [N, H, W, 1|3] -> every colouring, uint8 [N, K, H, W, 3]
+    (a tensor in a graph, a NumPy array when run eagerly).
 
     The network sees the gray sketch at its trained size in [-1, 1] and answers with K RGB
     colourings stacked on channels (3K); each is upsampled to the input's size. saturation
@@ -167,7 +172,7 @@ def sketch_colorings(network, images, model_size, saturation=1.0):
         return to_uint8(luminance + saturation * (colored - luminance))  # [K, r, W, 3]
 
     colorings = _in_strips(images, strip)
-    if isinstance(count, int):
+    if isinstance(count, int) and not tf.executing_eagerly():
         colorings = tf.ensure_shape(colorings, [None, count, None, None, 3])
     return colorings
 
@@ -184,6 +189,7 @@ TASK_GRAPHS = {"gray": colorize_rgb, "sketch": sketch_rgb}
 
 
 def colorize_uint8(generator, images, model_size, saturation=1.0, task="gray"):
-    """uint8 [N, H, W, 1|3|4] -> uint8 RGB [N, H, W, 3] with a Keras generator (what serving_default runs)."""
+    """uint8 [N, H, W, 1|3|4] -> uint8 RGB [N, H, W, 3] with a Keras generator (what serving_default
+    runs; eagerly a NumPy array)."""
     network = lambda condition: generator(condition, training=False)  # noqa: E731
     return TASK_GRAPHS[task](network, images, model_size, saturation)

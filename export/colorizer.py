@@ -96,14 +96,14 @@ class Colorizer:
         return tf.constant(np.concatenate([tflite.run(self.interpreter, row[None]) for row in condition.numpy()]))
 
     def __call__(self, images, saturation=1.0):
-        """uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 colourings [N, K, H, W, 3]."""
+        """uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 colourings [N, K, H, W, 3], NumPy."""
         import tensorflow as tf
 
         from export.colorize_graph import colorize_rgb, sketch_colorings, to_uint8
 
         if self.kind == "saved_model":
             outputs = self.signature(images=to_uint8(images), saturation=tf.constant(saturation, tf.float32))
-            return outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]
+            return (outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]).numpy()
         if self.task == "sketch":
             return sketch_colorings(self.network, images, self.size, saturation)
         return colorize_rgb(self.network, images, self.size, saturation)[:, None]

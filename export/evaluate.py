@@ -83,7 +83,7 @@ def grid_rows(colorizer, paths, indices, task, image_size, sketch_method="xdog",
                                                  batch_size=len(chosen))))
     from pipeline.color import to_uint8
 
-    outputs = colorizer(inputs)[:, 0].numpy()
+    outputs = colorizer(inputs)[:, 0]
     inputs, truth = to_uint8(inputs).numpy(), to_uint8(truth).numpy()
     return [(rank, inputs[i], outputs[i], truth[i]) for i, rank in enumerate(indices)]
 

@@ -68,8 +68,25 @@ def _label(sheet, text, left, top):
 def write_png(path, rgb):
     """Write uint8 RGB [H, W, 3] (array or tensor) as PNG, atomically: never a half-written picture.
 
-    Encoded by TensorFlow, which takes RGB as it is: no channel-swapped copy of a big picture.
+    OpenCV encodes BGR, so the red and blue channels are swapped in place, a block of rows at a
+    time, and swapped back after encoding: a big picture is never held twice.
     """
-    import tensorflow as tf
+    rgb = np.asarray(rgb)
+    if not (rgb.flags.writeable and rgb.flags.c_contiguous):
+        rgb = np.array(rgb)  # our own copy to swap in
+    _swap_red_and_blue(rgb)
+    try:
+        ok, encoded = cv2.imencode(".png", rgb)
+    finally:
+        _swap_red_and_blue(rgb)  # the caller gets its RGB back
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
+    return write_atomically(path, encoded)
 
-    return write_atomically(path, tf.io.encode_png(tf.convert_to_tensor(rgb, tf.uint8)).numpy())
+
+def _swap_red_and_blue(image, rows=256):
+    for top in range(0, image.shape[0], rows):
+        block = image[top:top + rows]
+        red = block[..., 0].copy()
+        block[..., 0] = block[..., 2]
+        block[..., 2] = red

@@ -11,7 +11,7 @@ from skimage import color as skcolor
 
 from export import colorize, tflite
 from export.colorizer import Colorizer
-from export.colorize_graph import sketch_colorings, to_uint8
+from export.colorize_graph import sketch_colorings
 from export.pictures import contact_sheet
 from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
@@ -124,7 +124,7 @@ def test_reloaded_sgru_export_matches_an_independent_reference(sgru, exported, s
         assert np.abs(first.astype(int) - reference[:, 0]).max() <= 2, shape
 
         rgb = np.repeat(images, 3, axis=-1) if shape[-1] == 1 else images
-        on_device = from_tflite(tf.constant(rgb / 255.0, tf.float32)).numpy()
+        on_device = from_tflite(tf.constant(rgb / 255.0, tf.float32))
         assert np.abs(on_device.astype(int) - reference).max() <= 2, shape
 
 
@@ -145,7 +145,7 @@ def test_sketch_unet_matches_the_independent_reference_and_colorize_keeps_size(t
         assert served.shape == (*shape[:3], 3)
         assert np.abs(served.astype(int) - reference).max() <= 2, shape
         rgb = np.repeat(images, 3, axis=-1) if shape[-1] == 1 else images
-        on_device = from_tflite(tf.constant(rgb / 255.0, tf.float32)).numpy()[:, 0]
+        on_device = from_tflite(tf.constant(rgb / 255.0, tf.float32))[:, 0]
         assert np.abs(on_device.astype(int) - reference).max() <= 2, shape
 
     lines = sketches((1, 40, 24, 3), 13)[0]
@@ -160,7 +160,7 @@ def test_colorings_stack_in_channel_order():
     """Colouring k of the network's 3K channels is colourings[:, k], at the input's size."""
     constant = np.array([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0], np.float32)  # black, white, red
     network = lambda condition: tf.ones(tf.concat([tf.shape(condition)[:3], [9]], 0)) * constant  # noqa: E731
-    result = to_uint8(sketch_colorings(network, tf.zeros((1, 10, 14, 3)), 8)).numpy()
+    result = sketch_colorings(network, tf.zeros((1, 10, 14, 3)), 8)
     assert result.shape == (1, 3, 10, 14, 3)
     np.testing.assert_array_equal(result[0, :, 5, 7], [[0, 0, 0], [255, 255, 255], [255, 0, 0]])
 
@@ -213,7 +213,7 @@ def test_tflite_saved_model_and_keras_give_the_same_colorings(sgru, exported, sg
     from_keras = Colorizer(generator=sgru)
     assert (from_keras.task, from_keras.colorings, from_keras.size) == ("sketch", COLORINGS, SIZE)
     rgb = tf.constant(np.repeat(lines, 3, axis=-1) / 255.0, tf.float32)
-    a, b, c = (colorizer(rgb, 1.0).numpy() for colorizer in (from_tflite, from_saved_model, from_keras))
+    a, b, c = (colorizer(rgb, 1.0) for colorizer in (from_tflite, from_saved_model, from_keras))
     assert a.shape == b.shape == c.shape == (2, COLORINGS, 40, 24, 3)
     assert np.abs(c.astype(int) - b).max() <= 1
     assert np.abs(a.astype(int) - b).max() <= 1
