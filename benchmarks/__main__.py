@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main():
     run_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("runs", "demo")
     scripts = [["train_step.py"], ["train_step.py", "--adam"], ["train_step.py", "--profile", "--batch", "1"],
-               ["pipeline_throughput.py"], ["inference.py"]]
+               ["pipeline_throughput.py"], ["inference.py"], ["memory.py"]]
     if os.path.exists(os.path.join(run_dir, "generator.keras")):
         scripts.append(["tflite_quality.py", run_dir])
     else:

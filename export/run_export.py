@@ -50,11 +50,12 @@ def write_sample(saved_model_dir, image_path, out_path, task="gray"):
 
     from export.pictures import contact_sheet, write_png
     from pipeline import sketch
+    from pipeline.color import to_uint8
+    from pipeline.decode import read_image
 
-    original = cv2.cvtColor(cv2.imread(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    original = read_image(image_path, dtype=tf.uint8).numpy()  # every format, upright, as colorize reads it
     if task == "sketch":
-        lines = sketch.extract(tf.constant(original, tf.float32) / 255.0, "xdog").numpy()
-        gray = np.round(lines * 255).astype(np.uint8)
+        gray = to_uint8(sketch.extract(tf.constant(original, tf.float32) / 255.0, "xdog")).numpy()
     else:
         gray = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None]
     signatures = tf.saved_model.load(saved_model_dir).signatures
