@@ -138,7 +138,7 @@ def main(argv=None):
     for path in to_write:
         try:
             picture = read_image(path, dtype=tf.uint8)  # upright, as the artist sees it
-            colorings = colorizer(picture[None], args.saturation)[0]
+            colorings = colorizer.colorize(picture[None], args.saturation)[0]  # no copy of a big result
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
             if len(colorings) == 1:

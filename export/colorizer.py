@@ -97,13 +97,21 @@ class Colorizer:
 
     def __call__(self, images, saturation=1.0):
         """uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 colourings [N, K, H, W, 3], NumPy."""
+        import numpy as np
+
+        colorings = self.colorize(images, saturation)
+        return colorings if isinstance(colorings, np.ndarray) else colorings.numpy()
+
+    def colorize(self, images, saturation=1.0):
+        """As __call__, without the copy into NumPy that a SavedModel's tensor would need: a
+        tf.Tensor for SavedModels, a NumPy array otherwise (irodori-colorize writes either)."""
         import tensorflow as tf
 
         from export.colorize_graph import colorize_rgb, sketch_colorings, to_uint8
 
         if self.kind == "saved_model":
             outputs = self.signature(images=to_uint8(images), saturation=tf.constant(saturation, tf.float32))
-            return (outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]).numpy()
+            return outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]
         if self.task == "sketch":
             return sketch_colorings(self.network, images, self.size, saturation)
         return colorize_rgb(self.network, images, self.size, saturation)[:, None]

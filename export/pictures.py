@@ -5,7 +5,7 @@ import math
 import cv2
 import numpy as np
 
-from export.atomic import write_atomically
+from export.atomic import staged, write_atomically
 
 
 def fit_within(image, max_side):
@@ -66,11 +66,19 @@ def _label(sheet, text, left, top):
 
 
 def write_png(path, rgb):
-    """Write uint8 RGB [H, W, 3] (array or tensor) as PNG, atomically: never a half-written picture.
+    """Write uint8 RGB [H, W, 3] (NumPy array or tensor) as PNG, atomically: never a half-written
+    picture, and a big picture is never held twice.
 
-    OpenCV encodes BGR, so the red and blue channels are swapped in place, a block of rows at a
-    time, and swapped back after encoding: a big picture is never held twice.
+    A tensor is encoded and written by TensorFlow (a copy into NumPy would double it). An array
+    goes to OpenCV, which encodes BGR: red and blue are swapped in place, a block of rows at a
+    time, and swapped back after encoding.
     """
+    if not isinstance(rgb, np.ndarray) and hasattr(rgb, "dtype") and hasattr(rgb, "numpy"):
+        import tensorflow as tf
+
+        with staged(path) as temporary:
+            tf.io.write_file(temporary, tf.io.encode_png(tf.cast(rgb, tf.uint8)))
+        return path
     rgb = np.asarray(rgb)
     if not (rgb.flags.writeable and rgb.flags.c_contiguous):
         rgb = np.array(rgb)  # our own copy to swap in

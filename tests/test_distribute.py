@@ -1,7 +1,8 @@
 """--strategy mirrored on two logical CPUs and multiworker with two local processes.
 
-The whole-run tests are marked slow; the one-step equivalence test keeps the arithmetic of
-distribution (the loss scale across replicas) in every `-m "not slow"` run.
+The whole mirrored run is marked slow; the multiworker run stays in every `-m "not slow"` run
+(two processes sharing one run directory: the chief's files, the other worker's own folder and
+lock), and so does the one-step equivalence test (the loss scale across replicas).
 """
 
 import json
@@ -119,7 +120,6 @@ def test_mirrored_on_two_logical_cpus_keeps_replicas_in_sync(tmp_path):
     assert os.path.exists(out / "export" / "irodori" / "1" / "saved_model.pb")
 
 
-@pytest.mark.slow  # a whole train.py run with export, in 2 replicas (over a minute on 2 cores)
 def test_multiworker_with_two_local_workers_ends_with_identical_weights(tmp_path):
     out = tmp_path / "multi"
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}

@@ -2,6 +2,7 @@
 and full-resolution colouring in strips that joins into the whole-picture result."""
 
 import io
+import os
 
 import cv2
 import keras
@@ -188,3 +189,16 @@ def test_colouring_in_many_strips_matches_an_independent_whole_picture_reference
         both = graph(tf.constant(np.stack([picture, picture[::-1]]))).numpy().astype(int)
         assert np.abs(both[0] - reference).max() <= 2, strip_pixels
         assert np.abs(both[1] - independent_gray_colouring(network, picture[::-1], SIZE)).max() <= 2
+
+
+def test_png_writer_round_trips_arrays_and_tensors_and_leaves_the_array_as_it_was(tmp_path):
+    from export.pictures import write_png
+
+    picture = np.random.default_rng(14).integers(0, 256, (301, 67, 3), dtype=np.uint8)  # rows > one swap block
+    kept = picture.copy()
+    for name, value in (("array.png", picture), ("tensor.png", tf.constant(picture))):
+        write_png(str(tmp_path / name), value)
+        read_back = cv2.cvtColor(cv2.imread(str(tmp_path / name)), cv2.COLOR_BGR2RGB)  # OpenCV, independently
+        np.testing.assert_array_equal(read_back, kept)
+    np.testing.assert_array_equal(picture, kept)  # the in-place channel swap was undone
+    assert sorted(os.listdir(tmp_path)) == ["array.png", "tensor.png"]  # no temporary files left
