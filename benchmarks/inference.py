@@ -1,6 +1,6 @@
 """Inference latency, peak memory and model sizes; colourise time against megapixels.
 
-    python benchmarks/inference.py [--sizes 256 512] [--ngf 64] [--repeats 5]
+    python benchmarks/inference.py [--sizes 256 512] [--ngf 64] [--repeats 5] [--scaling-only]
 
 A pix2pix reference U-Net (8 downs, ngf 64; random weights: speed does not depend on
 them) is run at each size as
@@ -128,6 +128,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only the colourise time against picture size (SavedModel at the first size)")
     parser.add_argument("--measure", nargs=4, metavar=("VARIANT", "PATH", "SIZE", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:  # the child process
@@ -136,7 +138,12 @@ def main():
         return
 
     with tempfile.TemporaryDirectory() as workdir:
-        for size in args.sizes:
+        if args.scaling_only:
+            from export.saved_model import export_saved_model
+
+            size = args.sizes[0]
+            rows = megapixel_scaling(export_saved_model(build_generator(size, args.ngf), workdir, size), args.repeats)
+        for size in [] if args.scaling_only else args.sizes:
             paths = prepare(workdir, size, args.ngf)
             fp32_bytes = os.path.getsize(paths["tflite-fp32"])
             print(f"\n{size} px, U-Net ngf {args.ngf}, batch 1")
