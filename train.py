@@ -16,11 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Defaults that differ between the embedded demo data and a user's own images: the demo
 # must show learning within minutes on two CPU cores, real art deserves pix2pix's setup.
-DEMO_DEFAULTS = dict(image_size=64, num_downs=None, ngf=32, ndf=32, batch_size=16, epochs=15,
+DEMO_DEFAULTS = dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=15,
                      steps_per_epoch=None, l1_pretrain_epochs=2, cache=True)
-DATA_DEFAULTS = dict(image_size=256, num_downs=None, ngf=64, ndf=64, batch_size=16, epochs=100,
+DATA_DEFAULTS = dict(image_size=256, ngf=64, ndf=64, batch_size=16, epochs=100,
                      steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
 DEMO_IMAGES = 600
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="irodori-train",
@@ -59,8 +61,8 @@ def build_parser():
     net.add_argument("--ngf", type=int, help="generator base filters (demo 32, data 64)")
     net.add_argument("--ndf", type=int, help="discriminator base filters (demo 32, data 64)")
     net.add_argument("--num-downs", type=int, help="U-Net downsamplings; image size must be a multiple "
-                     "of 2**num_downs (default: as many as the image size halves evenly, at most 8: "
-                     "6 at 64 px, 7 at 128, 8 at 256 and above)")
+                     "of 2**num_downs. Unset: as many times as the image size halves evenly, at most 8 "
+                     "(64 px: 6, 128: 7, 256 and 512: 8, 320: 6); sizes that are not multiples of 32 need it set")
     net.add_argument("--generator", choices=["unet", "sgru"], default="unet",
                      help="unet: pix2pix U-Net; sgru: Swish-Gated Residual U-Net with the perceptual loss "
                      "and --num-outputs colourings (sketch task, needs --vgg-weights)")
@@ -129,7 +131,7 @@ def resolve_configs(args):
     pipeline_cfg = PipelineConfig(image_size=pick("image_size"), load_size=args.load_size,
                                   batch_size=pick("batch_size"), val_fraction=args.val_fraction,
                                   flip=args.flip, cache=pick("cache"), seed=args.seed)
-    model_cfg = ModelConfig(image_size=pick("image_size"), num_downs=pick("num_downs"), ngf=pick("ngf"),
+    model_cfg = ModelConfig(image_size=pick("image_size"), num_downs=args.num_downs, ngf=pick("ngf"),
                             ndf=pick("ndf"), upsample=args.upsample, init=args.init,
                             n_layers_d=args.n_layers_d, generator=args.generator,
                             sgru_levels=args.sgru_levels, num_outputs=args.num_outputs,
@@ -166,9 +168,10 @@ def default_out(data):
 
 def check_out_is_not_in_data(out, data):
     """A run directory inside the --data folder would feed its own samples back as training pictures."""
+    from export.outputs import is_inside
+
     if data and os.path.isdir(os.path.expanduser(data)):
-        folder = os.path.realpath(os.path.expanduser(data))
-        if os.path.commonpath([folder, os.path.realpath(out)]) == folder:
+        if is_inside(out, os.path.expanduser(data)):
             raise ValueError(f"the run directory {out} is inside --data {data}: its samples would become "
                              "training pictures; choose an --out outside it")
 

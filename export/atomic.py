@@ -1,6 +1,8 @@
 """Writing files so that a kill mid-write never leaves a half-written one in place.
 
-Every file Irodori writes goes through here: it is written under a hidden temporary name
+Every file Irodori writes whole (configs, models, pictures, reports) goes through here; Keras'
+history.csv, TF checkpoints, TensorBoard logs and SavedModel directories have their own ways.
+A file is written under a hidden temporary name
 beside its target (hidden, so a folder listing never mistakes it for a picture; with the
 target's extension, which some writers such as Keras insist on) and renamed over the
 target only once complete.

@@ -97,12 +97,22 @@ def main(argv=None):
 
     from pipeline.decode import list_image_files, read_image, short_error
 
-    paths = []
+    from export.outputs import is_inside
+
+    paths, earlier_outputs = [], 0
     for source in args.inputs:
         try:
-            paths += list_image_files(source)
+            listed = list_image_files(source)
         except FileNotFoundError as error:
             print(f"warning: {error}", file=sys.stderr)
+            continue
+        if not os.path.isfile(source):  # a folder or pattern that holds -o: our earlier outputs are no inputs
+            kept = [path for path in listed if not is_inside(path, args.out)]
+            earlier_outputs += len(listed) - len(kept)
+            listed = kept
+        paths += listed
+    if earlier_outputs:
+        print(f"left out {earlier_outputs} picture(s) inside the output folder {args.out}", file=sys.stderr)
     if not paths:
         print("irodori-colorize: error: no input images", file=sys.stderr)
         return 2

@@ -27,7 +27,8 @@ def as_uint8_rgb(images):
     """uint8 [N, H, W, 1|3|4] -> uint8 RGB [N, H, W, 3]: gray repeated, RGBA composited on white
     (the paper colour, as files are read). Other ranks or channel counts fail naming the shape.
 
-    Float RGB in [0, 1] is accepted too (converted to uint8 first, as any client sends).
+    In-process callers may pass float RGB in [0, 1]: it is rounded to uint8 first, the form
+    every signature takes.
     """
     images = to_uint8(images)  # a tensor; uint8 passes through
     # Checked at run time: signatures declare an unknown rank so that this message, not a
@@ -78,7 +79,8 @@ def _in_strips(images, make_strip):
     """Run make_strip(index, top, bottom) -> uint8 [..., bottom - top, W, 3] over row strips of
     each picture; returns the strips joined into [N, ..., H, W, 3].
 
-    Eagerly (irodori-colorize, evaluation) the strips are written into one NumPy array, which
+    Eagerly (Keras and TFLite models in irodori-colorize and evaluation) the strips are written
+    into one NumPy array, which
     is returned: the result is then the only full-size copy (a TensorArray, a concatenation or
     a tf.Variable's zero fill would each add one). In a graph (the SavedModel) a TensorArray
     joins them into a tensor.
@@ -100,14 +102,16 @@ def _in_strips(images, make_strip):
             order = tf.concat([[rank - 3], tf.range(rank - 3), [rank - 2, rank - 1]], axis=0)
             return i + 1, strips.write(i, tf.transpose(strip, order))
 
-        _, strips = tf.while_loop(lambda i, _: i < count, body, [tf.constant(0), strips])
+        # parallel_iterations=1: one strip's temporaries at a time, however many cores
+        _, strips = tf.while_loop(lambda i, _: i < count, body, [tf.constant(0), strips], parallel_iterations=1)
         joined = strips.concat()  # [H, ..., W, 3]
         rank = tf.rank(joined)
         return tf.transpose(joined, tf.concat([tf.range(1, rank - 2), [0, rank - 2, rank - 1]], axis=0))
 
     if images.shape[0] == 1:  # one picture (colorize_bytes): no stacking copy
         return one_picture(0)[None]
-    return tf.map_fn(one_picture, tf.range(tf.shape(images)[0]), fn_output_signature=tf.uint8)
+    return tf.map_fn(one_picture, tf.range(tf.shape(images)[0]), fn_output_signature=tf.uint8,
+                     parallel_iterations=1)
 
 
 def _strips_into_one_result(images, make_strip, rows):
@@ -186,10 +190,3 @@ def sketch_rgb(network, images, model_size, saturation=1.0):
 
 
 TASK_GRAPHS = {"gray": colorize_rgb, "sketch": sketch_rgb}
-
-
-def colorize_uint8(generator, images, model_size, saturation=1.0, task="gray"):
-    """uint8 [N, H, W, 1|3|4] -> uint8 RGB [N, H, W, 3] with a Keras generator (what serving_default
-    runs; eagerly a NumPy array)."""
-    network = lambda condition: generator(condition, training=False)  # noqa: E731
-    return TASK_GRAPHS[task](network, images, model_size, saturation)

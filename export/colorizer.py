@@ -43,7 +43,7 @@ def _task_of_output_channels(channels):
 
 
 class Colorizer:
-    """Colours float RGB images [N, H, W, 3] in [0, 1] at any size -> uint8 [N, K, H, W, 3].
+    """Colours pictures at any size: uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 [N, K, H, W, 3].
 
     Built from a path (SavedModel directory, .tflite or .keras file) or from a generator
     in memory. task is "gray" (a*b* prediction) or "sketch"; colorings is K, the colourings
@@ -107,7 +107,8 @@ class Colorizer:
         tf.Tensor for SavedModels, a NumPy array otherwise (irodori-colorize writes either)."""
         import tensorflow as tf
 
-        from export.colorize_graph import colorize_rgb, sketch_colorings, to_uint8
+        from export.colorize_graph import colorize_rgb, sketch_colorings
+        from pipeline.color import to_uint8
 
         if self.kind == "saved_model":
             outputs = self.signature(images=to_uint8(images), saturation=tf.constant(saturation, tf.float32))

@@ -184,15 +184,18 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", help="report folder (default: <run>/evaluation, else ./evaluation)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace a report already in --out (default: refuse and keep it)")
+                        help="replace a report already in --out (default: refuse and keep it; a run's own "
+                        "<run>/evaluation is always rewritten, as training rewrites it)")
     return parser
 
 
 def main(argv=None):
+    from export.run_lock import RunDirectoryBusy
+
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RunDirectoryBusy) as error:
         print(f"irodori-evaluate: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -208,11 +211,16 @@ def run(args):
         raise ValueError(f"--limit must be at least 1; received {args.limit}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1; received {args.batch_size}")
-    is_run = os.path.exists(os.path.join(args.model, "config.json"))
+    from model.run_config import CONFIG_NAME
+
+    is_run = os.path.exists(os.path.join(args.model, CONFIG_NAME))
     if not is_run and not args.data:
         raise ValueError("--data is needed to evaluate an exported model (or pass a training run directory)")
 
+    from contextlib import nullcontext
+
     from export.colorizer import Colorizer
+    from export.run_lock import RunLock
     from pipeline.decode import find_decodable, list_image_files
 
     sketch_method, history_path, data_label, sketch_paths = args.sketch_method, None, args.data, None
@@ -237,11 +245,16 @@ def run(args):
     if colorizer.size is None and not args.image_size:
         raise ValueError("this SavedModel does not record its trained size; pass --image-size")
     paths = paths[: args.limit] if args.limit else paths
+    # A run's own <run>/evaluation is Irodori's output, which training rewrites each time too:
+    # evaluating the run again replaces it (under the run's lock). Any other folder is the user's.
+    own_report = is_run and args.out is None
     out = args.out or (os.path.join(args.model, "evaluation") if is_run else "evaluation")
-    check_report_folder(out, inputs=[*paths, *(sketch_paths or []), args.model], overwrite=args.overwrite)
-    os.makedirs(out, exist_ok=True)
-    evaluate_to(out, colorizer, paths, data_label, args.model, args.image_size, sketch_method or "xdog",
-                sketch_paths, history_path, args.batch_size, progress=sys.stdout.isatty())
+    check_report_folder(out, inputs=[*paths, *(sketch_paths or []), args.model],
+                        overwrite=args.overwrite or own_report)
+    with RunLock(args.model, "irodori-evaluate", hint="wait for it to finish") if own_report else nullcontext():
+        os.makedirs(out, exist_ok=True)
+        evaluate_to(out, colorizer, paths, data_label, args.model, args.image_size, sketch_method or "xdog",
+                    sketch_paths, history_path, args.batch_size, progress=sys.stdout.isatty())
     return 0
 
 

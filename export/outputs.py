@@ -22,6 +22,12 @@ def _identity(path):
         return ("path", os.path.normcase(os.path.realpath(path)))
 
 
+def is_inside(path, folder):
+    """True when path lies in folder or below it (symbolic links resolved)."""
+    folder = os.path.realpath(folder)
+    return os.path.commonpath([folder, os.path.realpath(path)]) == folder
+
+
 def refuse_inputs(outputs, inputs):
     """Raise InputWouldBeOverwritten when any output path is (or links to) an input file."""
     protected = {_identity(path): path for path in inputs}

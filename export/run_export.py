@@ -122,7 +122,9 @@ def main(argv=None):
                         help="also write this TFLite variant (repeatable); int8 calibrates on the run's data")
     parser.add_argument("--sample", help="an image to colour as colorized_sample.png")
     args = parser.parse_args(argv)
-    for name in ("config.json", "generator.keras"):
+    from model.run_config import CONFIG_NAME
+
+    for name in (CONFIG_NAME, "generator.keras"):
         if not os.path.exists(os.path.join(args.run_dir, name)):
             print(f"irodori-export: error: {args.run_dir} has no {name}; is it a finished training run?",
                   file=sys.stderr)
@@ -133,7 +135,7 @@ def main(argv=None):
     try:
         if args.sample:
             refuse_inputs([os.path.join(args.run_dir, SAMPLE_NAME)], [args.sample])
-        with RunLock(args.run_dir, "irodori-export"):  # not while the run trains or exports
+        with RunLock(args.run_dir, "irodori-export", hint="wait for it to finish"):  # not while it trains or exports
             export_run(args.run_dir, quantize=args.quantize, sample_image=args.sample)
     except (InputWouldBeOverwritten, RunDirectoryBusy) as error:
         print(f"irodori-export: error: {error}", file=sys.stderr)

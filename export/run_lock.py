@@ -22,10 +22,11 @@ class RunDirectoryBusy(RuntimeError):
 class RunLock:
     """Context manager: hold <run_dir>/.lock for this process or raise RunDirectoryBusy."""
 
-    def __init__(self, run_dir, purpose=None):
+    def __init__(self, run_dir, purpose=None, hint="wait for it to finish or pass another --out"):
         self.run_dir = run_dir
         self.path = os.path.join(run_dir, LOCK_NAME)
         self.purpose = purpose or os.path.basename(sys.argv[0]) or "irodori"
+        self.hint = hint
         self._fd = None
 
     def __enter__(self):
@@ -36,8 +37,7 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 512).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise RunDirectoryBusy(f"{self.run_dir} is in use by {holder}; wait for it to finish or pass "
-                                   "another --out") from None
+            raise RunDirectoryBusy(f"{self.run_dir} is in use by {holder}; {self.hint}") from None
         os.ftruncate(fd, 0)
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         os.write(fd, f"{self.purpose} (pid {os.getpid()} on {socket.gethostname()}, since {started})\n".encode())

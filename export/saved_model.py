@@ -53,8 +53,10 @@ class ColorizerModule(tf.Module):
                        lambda: tf.zeros(tf.concat([[0], empty_shape, shape[1:]], axis=0), tf.uint8))
 
     def _first(self, images, saturation):
-        return self._batch(images, lambda rgb: TASK_GRAPHS[self.task](self.network, rgb, self.model_size, saturation),
-                           tf.zeros([0], tf.int32))
+        colorized = self._batch(
+            images, lambda rgb: TASK_GRAPHS[self.task](self.network, rgb, self.model_size, saturation),
+            tf.zeros([0], tf.int32))
+        return tf.ensure_shape(colorized, [None, None, None, 3])  # so the signature says [N, H, W, 3]
 
     @tf.function(input_signature=[IMAGES])
     def serve_images(self, images):
@@ -115,7 +117,7 @@ def export_saved_model(generator, export_dir, model_size, model_name="irodori", 
         tf.saved_model.save(module, staging, signatures=signatures)
         version = next_version(model_dir)
         target = os.path.join(model_dir, str(version))
-        os.rename(staging, target)  # fails rather than replaces if the version appeared meanwhile
+        os.rename(staging, target)  # fails if a version appeared meanwhile (unless left as an empty folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -6,6 +6,9 @@ UPSAMPLE_MODES = ("transpose", "resize")
 INIT_MODES = ("normal", "xavier", "he")
 NORM_MODES = ("batch", "instance", "none")
 MAX_NUM_DOWNS = 8  # pix2pix's unet_256: a 1x1 bottleneck at 256 px
+# Fewer default downsamplings than this would quietly build a U-Net that sees little context
+# (300 px halves evenly only twice): such sizes need an explicit num_downs.
+MIN_DEFAULT_NUM_DOWNS = 5
 
 
 def default_num_downs(image_size):
@@ -58,6 +61,11 @@ class ModelConfig:
             raise ValueError(f"generator must be 'unet' or 'sgru'; received generator={self.generator!r}")
         if self.num_downs is None:
             object.__setattr__(self, "num_downs", default_num_downs(self.image_size))
+            if self.generator == "unet" and self.num_downs < MIN_DEFAULT_NUM_DOWNS:
+                raise ValueError(
+                    f"image_size {self.image_size} halves evenly only {self.num_downs} time(s); the U-Net wants a "
+                    f"multiple of {2**MIN_DEFAULT_NUM_DOWNS} (e.g. {self.image_size // 32 * 32 or 32}) or an "
+                    "explicit num_downs")
         # Each generator checks only its own constraint: the SGRU has no num_downs.
         if self.generator == "unet" and self.num_downs < 1:
             raise ValueError(f"num_downs must be at least 1 (and image_size even); received "

@@ -53,7 +53,8 @@ def trim_history(path, finished_epochs):
         return
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < finished_epochs]
+    # Rows that are not epochs (a second header left by two runs that once shared the folder) go too.
+    kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) < finished_epochs]
     text = io.StringIO()
     csv.writer(text).writerows(kept)
     write_atomically(path, text.getvalue())

@@ -1,4 +1,7 @@
-"""Any image file -> float32 RGB in [0, 1], and finding the files that decode.
+"""Any image file -> RGB (float32 in [0, 1], or uint8), and finding the files that decode.
+
+Files (read_image) are turned upright by their EXIF orientation; encoded bytes
+(decode_image, as the serving signatures get them) are taken as stored.
 
 Handles PNG (8/16-bit, gray, gray+alpha, palette, RGBA), JPEG (incl. CMYK), WebP, BMP and
 the first frame of a GIF. Transparency is composited on white, the paper colour of line
@@ -9,6 +12,7 @@ import glob
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -180,7 +184,10 @@ def exif_orientation(contents):
     if hasattr(contents, "item"):  # a 0-d array, as tf.numpy_function passes a string
         contents = contents.item()
     try:
-        with Image.open(io.BytesIO(contents)) as image:
+        with warnings.catch_warnings():  # Pillow warns from 89 MP on; MAX_MEGAPIXELS is ours to enforce
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(contents))
+        with image:
             if image.format == "PNG" and "exif" not in image.info:
                 return 1
             orientation = int(image.getexif().get(ORIENTATION_TAG, 1))

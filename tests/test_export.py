@@ -12,7 +12,7 @@ from keras import layers, ops
 from skimage import color as skcolor
 
 from export import colorize, tflite
-from export.colorize_graph import colorize_uint8
+from export.colorize_graph import colorize_rgb
 from export.colorizer import Colorizer
 from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
@@ -136,7 +136,7 @@ def test_reloaded_signature_matches_an_independent_reference_in_plain_tensorflow
         assert_colourful(reference)
         assert np.abs(served.astype(int) - reference).max() <= 2, shape
         # Saving changed nothing: the reloaded graph equals the in-process one.
-        in_process = colorize_uint8(generator, tf.constant(inputs[str(shape)]), SIZE)
+        in_process = colorize_rgb(lambda c: generator(c, training=False), tf.constant(inputs[str(shape)]), SIZE)
         assert np.abs(served.astype(int) - in_process).max() <= 1
 
 

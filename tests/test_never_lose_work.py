@@ -89,6 +89,19 @@ def test_existing_outputs_are_kept_unless_overwrite(model, work, tmp_path, capsy
     assert (out / "page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(model, work, capsys):
+    folder = os.path.dirname(work)
+    out = os.path.join(folder, "coloured")
+    assert colorize.main([folder, "-o", out, "--model", model]) == 0
+    written = digest(os.path.join(out, "page.png"))
+    capsys.readouterr()
+    assert colorize.main([folder, "-o", out, "--model", model]) == 0  # the same command again
+    err = capsys.readouterr().err
+    assert f"left out 1 picture(s) inside the output folder {out}" in err
+    assert "kept 1 existing output (page.png)" in err
+    assert sorted(os.listdir(out)) == ["page.png"] and digest(os.path.join(out, "page.png")) == written
+
+
 def test_evaluate_keeps_an_old_report_and_never_writes_over_its_pictures(model, tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
@@ -189,6 +202,15 @@ def test_another_process_is_refused_while_held_and_admitted_after(tmp_path):
     holder.wait()
 
 
+def test_resume_drops_history_rows_that_are_not_epochs(tmp_path):
+    from model.training_run import trim_history
+
+    path = tmp_path / "history.csv"  # what two runs that once shared a folder left behind
+    path.write_text("epoch,d_loss\n0,0.7\nepoch,d_loss\n0,0.6\n1,0.5\n2,0.4\n")
+    trim_history(str(path), finished_epochs=2)
+    assert path.read_text().splitlines() == ["epoch,d_loss", "0,0.7", "0,0.6", "1,0.5"]
+
+
 # -- flags that fit the generator --------------------------------------------------------------------
 
 @pytest.mark.parametrize("image_size, downs", [(64, 6), (128, 7), (256, 8), (512, 8), (96, 5)])
@@ -210,7 +232,11 @@ def test_sgru_checks_its_own_levels_not_the_unet_s():
     args = train.build_parser().parse_args(["--task", "sketch", "--generator", "sgru", "--data", "x",
                                             "--image-size", "64"])
     assert train.resolve_configs(args).model.image_size == 64  # 64 = 4 x 2**4: fine for 4 SGRU levels
+    ModelConfig(image_size=64, generator="sgru", num_downs=8)  # a U-Net setting the SGRU does not use
     with pytest.raises(ValueError, match=r"multiple of 2\*\*sgru_levels \(16\); received image_size=40"):
         ModelConfig(image_size=40, generator="sgru", sgru_levels=4)
     with pytest.raises(ValueError, match=r"multiple of 2\*\*num_downs \(256\); received image_size=64"):
         ModelConfig(image_size=64, num_downs=8)
+    with pytest.raises(ValueError, match=r"image_size 300 halves evenly only 2 time\(s\).*e.g. 288"):
+        ModelConfig(image_size=300)  # would quietly be a 2-level U-Net
+    assert ModelConfig(image_size=300, num_downs=2).num_downs == 2  # asked for explicitly

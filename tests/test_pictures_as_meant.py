@@ -131,6 +131,13 @@ def signatures(tmp_path_factory):
     return tf.saved_model.load(gray).signatures, tf.saved_model.load(sketch).signatures
 
 
+def test_signatures_declare_their_output_shapes(signatures):
+    gray, sketch = signatures
+    for name in ("serving_default", "colorize_tuned"):
+        assert gray[name].structured_outputs["colorized"].shape.as_list() == [None, None, None, 3]
+    assert sketch["colorize_all"].structured_outputs["colorings"].shape.as_list() == [None, 2, None, None, 3]
+
+
 def test_rgba_is_composited_on_white_like_files(signatures):
     serve = signatures[0]["serving_default"]
     rgba = np.random.default_rng(3).integers(0, 256, (2, 30, 44, 4), dtype=np.uint8)

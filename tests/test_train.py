@@ -88,6 +88,21 @@ def test_run_evaluates_its_validation_split_like_irodori_evaluate(demo_run, tmp_
             assert again["summary"][source][name] == pytest.approx(written["summary"][source][name], rel=1e-5)
 
 
+def test_evaluating_a_run_again_rewrites_its_own_report(demo_run, tmp_path):
+    import shutil
+
+    from export import evaluate
+
+    run = str(tmp_path / "copy")
+    shutil.copytree(demo_run[0], run)
+    before = json.load(open(os.path.join(run, "evaluation", "metrics.json")))
+    os.remove(os.path.join(run, "evaluation", "report.md"))
+    assert evaluate.main(["--model", run]) == 0  # README's first evaluate command, right after training
+    assert os.path.exists(os.path.join(run, "evaluation", "report.md"))
+    again = json.load(open(os.path.join(run, "evaluation", "metrics.json")))
+    assert again["summary"]["model"]["psnr"] == pytest.approx(before["summary"]["model"]["psnr"], rel=1e-5)
+
+
 def test_resume_continues_from_the_checkpoint(demo_run, tmp_path, capsys):
     out, argv, rows_after_first, printed = demo_run
     assert [row["epoch"] for row in rows_after_first] == ["0"]
