@@ -1,7 +1,6 @@
 import os
 import subprocess
 import sys
-import warnings
 
 import cv2
 import keras
@@ -18,20 +17,9 @@ from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
 from model.unet import UNetGenerator
 from tests.conftest import write_rgb
+from tests.references import assert_colourful, independent_gray_reference, lab2rgb_uint8, widen_outputs
 
 SIZE = 32
-
-
-def widen_outputs(generator, scale):
-    """Scale the output convolution so the tanh outputs spread over [-1, 1] without saturating.
-
-    An untrained pix2pix-initialised network answers about 0.01 everywhere, too little for
-    any tolerance or colour comparison to mean something.
-    """
-    layer = next(layer for layer in reversed(generator.layers) if layer.name.startswith("output") and layer.weights)
-    kernel, *rest = layer.get_weights()
-    layer.set_weights([kernel * scale, *rest])
-    return generator
 
 
 def colourful_unet(seed, **kwargs):
@@ -48,39 +36,6 @@ def pictures(shape, seed):
     smooth = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, channels)
                        for c in coarse])
     return np.clip(smooth + rng.normal(0, 12, shape), 0, 255).astype(np.uint8)
-
-
-def lab2rgb_uint8(lab):
-    with warnings.catch_warnings():  # skimage warns when it clips Z < 0 (strong blue at low L*)
-        warnings.simplefilter("ignore")
-        return np.round(np.clip(skcolor.lab2rgb(lab), 0, 1) * 255).astype(np.uint8)
-
-
-def independent_gray_reference(generator, images, size, saturation=1.0):
-    """What the gray colouriser should compute, written with OpenCV and skimage only.
-
-    Area-resize the picture to the model size, L*/50 - 1 of that into the network,
-    a*b* = 110 x output upsampled bilinearly (half-pixel centres, as cv2.INTER_LINEAR),
-    then Lab -> RGB with the picture's own full-resolution L*.
-    """
-    colored = []
-    for image in images:
-        rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-        rgb = rgb.astype(np.float64) / 255.0
-        height, width = rgb.shape[:2]
-        small = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-        condition = skcolor.rgb2lab(small)[..., :1] / 50.0 - 1.0
-        ab = np.asarray(generator(condition[None].astype(np.float32), training=False))[0].astype(np.float64)
-        ab = cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR) * 110.0 * saturation
-        colored.append(lab2rgb_uint8(np.concatenate([skcolor.rgb2lab(rgb)[..., :1], ab], axis=-1)))
-    return np.stack(colored)
-
-
-def assert_colourful(rgb_uint8, min_chroma=15.0):
-    """The comparison means something only if the colours are far from gray."""
-    lab = skcolor.rgb2lab(rgb_uint8 / 255.0)
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    assert chroma.mean() > min_chroma and lab[..., 1:].std() > 10, (chroma.mean(), lab[..., 1:].std())
 
 
 @pytest.fixture(scope="module")

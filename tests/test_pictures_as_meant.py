@@ -20,6 +20,7 @@ from model.unet import UNetGenerator
 from pipeline.config import PipelineConfig
 from pipeline.dataset import build_dataset
 from pipeline.decode import decode_image, read_image
+from tests.references import independent_gray_reference
 
 SIZE = 32
 
@@ -166,17 +167,6 @@ def test_a_picture_without_its_batch_dimension_is_told_the_expected_shape(signat
 
 # -- strips join into the whole picture ------------------------------------------------------------
 
-def independent_gray_colouring(network, picture, size):
-    """NumPy/OpenCV/skimage: area-resize, network, bilinear a*b*, Lab -> RGB with the full L*."""
-    small = cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA).astype(np.float64) / 255
-    small_l = skcolor.rgb2lab(small)[..., :1] / 50 - 1
-    ab = np.asarray(network(tf.constant(small_l[None], tf.float32)))[0] * 110
-    height, width = picture.shape[:2]
-    ab_full = cv2.resize(ab.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    lab = np.concatenate([skcolor.rgb2lab(picture / 255.0)[..., :1], ab_full], axis=-1)
-    return np.round(np.clip(skcolor.lab2rgb(lab), 0, 1) * 255).astype(int)
-
-
 def test_colouring_in_many_strips_matches_an_independent_whole_picture_reference(monkeypatch):
     keras.utils.set_random_seed(12)
     generator = UNetGenerator(image_size=SIZE, num_downs=5, ngf=8)
@@ -185,7 +175,10 @@ def test_colouring_in_many_strips_matches_an_independent_whole_picture_reference
     colorizer = Colorizer(generator=generator)
     colorizer.network = network
     picture = np.random.default_rng(13).integers(60, 200, (75, 53, 3), dtype=np.uint8)
-    reference = independent_gray_colouring(network, picture, SIZE)
+    def reference_of(image):
+        return independent_gray_reference(lambda c, training=False: network(c), image[None], SIZE)[0].astype(int)
+
+    reference = reference_of(picture)
     assert np.abs(skcolor.rgb2lab(reference / 255.0)[..., 1:]).mean() > 10  # colourful enough to mean something
     for strip_pixels in (53 * 4, 53 * 11, 1 << 20):  # 19 strips, 7 strips, one strip
         monkeypatch.setattr(colorize_graph, "STRIP_PIXELS", strip_pixels)
@@ -195,7 +188,7 @@ def test_colouring_in_many_strips_matches_an_independent_whole_picture_reference
         graph = tf.function(lambda images: colorize_graph.colorize_rgb(network, images, SIZE))
         both = graph(tf.constant(np.stack([picture, picture[::-1]]))).numpy().astype(int)
         assert np.abs(both[0] - reference).max() <= 2, strip_pixels
-        assert np.abs(both[1] - independent_gray_colouring(network, picture[::-1], SIZE)).max() <= 2
+        assert np.abs(both[1] - reference_of(picture[::-1])).max() <= 2
 
 
 def test_png_writer_round_trips_arrays_and_tensors_and_leaves_the_array_as_it_was(tmp_path):

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from skimage import color as skcolor
 
 from export import colorize, tflite
 from export.colorizer import Colorizer
@@ -17,18 +16,9 @@ from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
 from model.unet import UNetGenerator
 from tests.conftest import write_rgb
+from tests.references import assert_colourful, independent_sketch_reference, widen_outputs
 
 SIZE, COLORINGS = 32, 3
-# tf.image.rgb_to_grayscale's luma weights (ITU-R BT.601), the sketch path's gray.
-LUMA = np.array([0.2989, 0.5870, 0.1140])
-
-
-def widen_outputs(generator, scale):
-    """Scale the output convolution so the untrained network's colours are far from gray."""
-    layer = next(layer for layer in reversed(generator.layers) if layer.name.startswith("output") and layer.weights)
-    kernel, *rest = layer.get_weights()
-    layer.set_weights([kernel * scale, *rest])
-    return generator
 
 
 def sketches(shape, seed):
@@ -47,37 +37,6 @@ def sketches(shape, seed):
             cv2.line(page, tuple(map(int, start)), tuple(map(int, end)), (int(rng.integers(0, 60)),) * 3,
                      int(rng.integers(1, 3)))
     return result if channels == 3 else result[..., :1]
-
-
-def independent_sketch_reference(generator, images, size, saturation=1.0):
-    """Every colouring [N, K, H, W, 3] uint8, written with NumPy and OpenCV only.
-
-    Gray (BT.601 luma) area-resized to the model size, x 2 - 1 into the network; each RGB
-    colouring (output + 1) / 2 upsampled bilinearly (half-pixel centres, cv2.INTER_LINEAR),
-    blended with its own luma by saturation, clipped to [0, 1].
-    """
-    result = []
-    for image in images:
-        rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-        gray = (rgb.astype(np.float64) / 255.0) @ LUMA
-        height, width = gray.shape
-        small = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA) * 2.0 - 1.0
-        predicted = np.asarray(generator(small[None, ..., None].astype(np.float32), training=False))[0]
-        colorings = []
-        for k in range(predicted.shape[-1] // 3):
-            colored = cv2.resize((predicted[..., 3 * k:3 * k + 3].astype(np.float64) + 1.0) / 2.0, (width, height),
-                                 interpolation=cv2.INTER_LINEAR)
-            luma = (colored @ LUMA)[..., None]
-            colorings.append(np.round(np.clip(luma + saturation * (colored - luma), 0, 1) * 255).astype(np.uint8))
-        result.append(np.stack(colorings))
-    return np.stack(result)
-
-
-def assert_colourful(rgb_uint8, min_chroma=15.0):
-    """The comparison means something only if the colours are far from gray."""
-    lab = skcolor.rgb2lab(rgb_uint8 / 255.0)
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    assert chroma.mean() > min_chroma and lab[..., 1:].std() > 10, (chroma.mean(), lab[..., 1:].std())
 
 
 @pytest.fixture(scope="module")
