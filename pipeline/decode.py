@@ -183,6 +183,8 @@ def exif_orientation(contents):
 
     if hasattr(contents, "item"):  # a 0-d array, as tf.numpy_function passes a string
         contents = contents.item()
+    if not any(marker in contents for marker in EXIF_MARKERS):
+        return 1  # most pictures: no EXIF at all, nothing for Pillow to parse
     try:
         with warnings.catch_warnings():  # Pillow warns from 89 MP on; MAX_MEGAPIXELS is ours to enforce
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -204,12 +206,40 @@ def apply_orientation(image, orientation):
     return upright
 
 
+# JPEG keeps EXIF in an APP1 segment (at most 64 KB) near the start, PNG its eXIf chunk before
+# the pixels; a WebP file says in its VP8X header whether an EXIF chunk follows the pixels.
+EXIF_HEAD_BYTES = 1 << 17
+
+
+def _exif_source(contents):
+    """The bytes that can hold the EXIF orientation: the head of the file, or all of a WebP with EXIF."""
+    start = tf.strings.substr(contents, 0, 21) + b"\0" * 21  # padded: short files are the decoder's to refuse
+    flags = tf.cast(tf.io.decode_raw(start, tf.uint8)[20], tf.int32)
+    webp_exif = tf.logical_and(
+        tf.logical_and(tf.equal(tf.strings.substr(start, 8, 4), b"WEBP"), tf.equal(tf.strings.substr(start, 12, 4), b"VP8X")),
+        tf.not_equal(tf.bitwise.bitwise_and(flags, 8), 0))
+    return tf.cond(webp_exif, lambda: contents, lambda: tf.strings.substr(contents, 0, EXIF_HEAD_BYTES))
+
+
+EXIF_MARKERS = (b"Exif\0\0", b"eXIf", b"EXIF")  # JPEG APP1, PNG chunk, WebP chunk
+
+
+def _orientation_op(contents):
+    """The EXIF orientation as a graph op. Python (Pillow) runs only for files that carry EXIF:
+    in a parallel tf.data map every Python call waits for the GIL."""
+    source = _exif_source(contents)
+    carries_exif = tf.reduce_any([tf.size(tf.strings.split(source, sep=marker)) > 1 for marker in EXIF_MARKERS])
+    return tf.cond(carries_exif,
+                   lambda: tf.numpy_function(lambda data: np.int64(exif_orientation(data)), [source], tf.int64,
+                                             stateful=False),
+                   lambda: tf.constant(1, tf.int64))
+
+
 def read_image(path, min_side=None, dtype=tf.float32):
     """An image file (path tensor or str) -> RGB (H, W, 3) as decode_image gives it, turned upright
     by its EXIF orientation. For files only: serving signatures take pictures as sent."""
     contents = tf.io.read_file(path)
-    orientation = tf.numpy_function(lambda data: np.int64(exif_orientation(data)), [contents], tf.int64,
-                                    stateful=False)
+    orientation = _orientation_op(contents)
     return apply_orientation(decode_image(contents, min_side=min_side, dtype=dtype), orientation)
 
 

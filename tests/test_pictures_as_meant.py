@@ -62,6 +62,16 @@ def test_every_exif_orientation_is_shown_as_pillow_shows_it(tmp_path, fmt, suffi
         assert stored.shape == picture.shape
 
 
+def test_exif_far_into_a_big_file_is_found(tmp_path):
+    """WebP keeps EXIF after the pixels; PNG may have big chunks before it. Noise does not compress."""
+    from pipeline.decode import EXIF_HEAD_BYTES
+
+    noise = np.random.default_rng(15).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    path = save_with_orientation(tmp_path / "big.webp", noise, 6, "WEBP")
+    assert os.path.getsize(path) > 2 * EXIF_HEAD_BYTES
+    assert read_image(path).shape == (400, 300, 3)
+
+
 def test_a_phone_jpeg_is_coloured_and_written_upright(tmp_path):
     keras.utils.set_random_seed(9)
     model = export_saved_model(UNetGenerator(image_size=SIZE, num_downs=5, ngf=8), str(tmp_path / "export"), SIZE)
