@@ -1,0 +1,96 @@
+"""Colour hints (issue 12, first part): the JSON and hint-image forms, their errors, and their
+mapping to the network's size without losing a hint."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from skimage import color as skcolor
+
+from export.hints import HintError, hints_for, load_hints, parse_points, points_to_image
+from pipeline.hints import gray_hint_channels, hints_at_size
+
+
+def test_points_become_squares_of_their_colour(tmp_path):
+    points = [[10, 5, 255, 0, 0], [30.4, 20, 0, 128, 255, 3]]
+    (tmp_path / "page.hints.json").write_text(json.dumps(points))
+    image = load_hints(str(tmp_path / "page.hints.json"), 40, 25)
+    assert image.shape == (25, 40, 4) and image.dtype == np.uint8
+    assert tuple(image[5, 10]) == (255, 0, 0, 255)
+    assert np.count_nonzero(image[..., 3]) == 1 + 9
+    np.testing.assert_array_equal(image[19:22, 29:32], np.tile([0, 128, 255, 255], (3, 3, 1)))
+    assert image[18, 30, 3] == 0 and image[22, 30, 3] == 0
+
+
+def test_the_json_points_and_the_hint_image_give_the_same_hints(tmp_path):
+    points = [[3, 4, 10, 200, 30, 2], [20, 9, 250, 250, 0]]
+    (tmp_path / "page.hints.json").write_text(json.dumps({"hints": points}))
+    drawn = np.zeros((16, 24, 4), np.uint8)
+    drawn[3:5, 2:4] = (10, 200, 30, 255)  # a 2 px square around (3, 4): columns 2-3, rows 3-4
+    drawn[9, 20] = (250, 250, 0, 255)
+    assert cv2.imwrite(str(tmp_path / "page_hints.png"), cv2.cvtColor(drawn, cv2.COLOR_RGBA2BGRA))
+    from_json = load_hints(str(tmp_path / "page.hints.json"), 24, 16)
+    from_image = load_hints(str(tmp_path / "page_hints.png"), 24, 16)
+    np.testing.assert_array_equal(from_json, drawn)
+    np.testing.assert_array_equal(from_image, drawn)
+    assert hints_for(str(tmp_path / "art" / "page.png"), str(tmp_path)) == str(tmp_path / "page.hints.json")
+    assert hints_for("cover.png", str(tmp_path)) is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[1, 2, 3", "not valid JSON"),
+    ('{"points": []}', "expected a list of [x, y, r, g, b] points"),
+    ("[[1, 2, 3, 4]]", "hint 1 must be [x, y, r, g, b]"),
+    ("[[1, 2, 3, 4, 5], [50, 2, 0, 0, 0]]", "hint 2 at (50, 2) is outside the 40x25 picture"),
+    ("[[1, -1, 0, 0, 0]]", "outside the 40x25 picture"),
+    ("[[1, 2, 300, 0, 0]]", "colour (300, 0, 0) must be whole numbers from 0 to 255"),
+    ("[[1, 2, 0.5, 0, 0]]", "must be whole numbers"),
+    ('[[1, 2, "red", 0, 0]]', "must be [x, y, r, g, b]"),
+    ("[[1, 2, 0, 0, 0, 0]]", "size 0 must be from 1 to 40 px"),
+])
+def test_bad_hint_files_say_what_is_wrong_in_one_line(text, message):
+    with pytest.raises(HintError) as raised:
+        parse_points(text, 40, 25, name="page.hints.json")
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert str(raised.value).startswith("page.hints.json")
+
+
+def test_a_hint_image_must_be_transparent_and_of_the_picture_s_size(tmp_path):
+    assert cv2.imwrite(str(tmp_path / "opaque.png"), np.zeros((8, 8, 3), np.uint8))
+    assert cv2.imwrite(str(tmp_path / "small.png"), np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(HintError, match="needs transparency"):
+        load_hints(str(tmp_path / "opaque.png"), 8, 8)
+    with pytest.raises(HintError, match="small.png is 8x8; the picture is 16x8"):
+        load_hints(str(tmp_path / "small.png"), 16, 8)
+    with pytest.raises(HintError, match="hints are a .json points file or an RGBA"):
+        load_hints(str(tmp_path / "notes.txt"), 8, 8)
+
+
+def test_a_one_pixel_hint_on_a_big_page_survives_downscaling():
+    rgba = points_to_image([(3999.0, 1234.0, 200, 40, 90, 1)], 4000, 3000)
+    rgb, mask = (t.numpy() for t in hints_at_size(rgba, 256))
+    assert mask.sum() == 1  # exactly one network pixel carries it
+    row, column = np.argwhere(mask[..., 0])[0]
+    assert (row, column) == (1234 * 256 // 3000, 3999 * 256 // 4000)
+    np.testing.assert_allclose(rgb[row, column] * 255, [200, 40, 90], atol=0.05)  # its colour, not diluted
+    assert np.all(rgb[mask[..., 0] == 0] == 0)
+
+
+def test_hints_sharing_a_network_pixel_average_by_area():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[0, 0] = (255, 0, 0, 255)
+    rgba[0, 1] = (0, 0, 255, 255)  # both fall into network pixel (0, 0) at 2x2
+    rgb, mask = (t.numpy() for t in hints_at_size(rgba, 2))
+    np.testing.assert_array_equal(mask[..., 0], [[1, 0], [0, 0]])
+    np.testing.assert_allclose(rgb[0, 0], [0.5, 0, 0.5], atol=1e-6)
+
+
+def test_gray_hint_channels_are_the_hint_colour_s_a_b_and_the_mask():
+    rgba = points_to_image([(2.0, 1.0, 230, 60, 40, 1)], 4, 4)
+    channels = gray_hint_channels(rgba, 4).numpy()
+    assert channels.shape == (4, 4, 3)
+    expected_ab = skcolor.rgb2lab(np.array([[[230, 60, 40]]]) / 255.0)[0, 0, 1:] / 110.0  # skimage, independently
+    np.testing.assert_allclose(channels[1, 2, :2], expected_ab, atol=2e-3)
+    assert channels[1, 2, 2] == 1 and channels[..., 2].sum() == 1
+    assert np.all(channels[..., :2][channels[..., 2] == 0] == 0)
