@@ -34,3 +34,56 @@ def gray_hint_channels(rgba, size):
     rgb, mask = hints_at_size(rgba, size)
     ab = color.normalize_ab(color.rgb_to_lab(rgb)[..., 1:]) * mask
     return tf.concat([ab, mask], axis=-1)
+
+
+# Simulated hints, after ideepcolor (Zhang et al. 2017; colorization-pytorch's
+# add_color_patches_rand_gt): half of the examples get none, so automatic colouring keeps
+# learning; the others get 1 + Geometric(1/8) square patches of side 1-9 px whose colour is
+# the mean of the truth over the patch. Positions follow a normal around the centre (sd a
+# quarter of the side) as ideepcolor's default: artists hint the subject, rarely the margins.
+NO_HINT_SHARE = 0.5
+POINT_P = 1.0 / 8.0
+MAX_POINTS = 48  # P(more than 48 | hinted) = (7/8)^47, about 2e-3: a fixed size for graph mode
+PATCH_SIDES = (1, 9)
+SPREAD = 0.25
+
+
+def hint_plan(seed, height, width):
+    """Where the simulated hints go: (count, sides [MAX_POINTS], top-left corners [MAX_POINTS, 2]);
+    only the first `count` patches are used. Stateless: the same seed, the same plan."""
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    hinted = tf.random.stateless_uniform([], seeds[0]) >= NO_HINT_SHARE
+    # 1 + Geometric(p) by inversion: the number of failures before the first success.
+    u = tf.random.stateless_uniform([], seeds[1], minval=1e-7, maxval=1.0)
+    count = 1 + tf.cast(tf.floor(tf.math.log(u) / tf.math.log(1.0 - POINT_P)), tf.int32)
+    count = tf.where(hinted, tf.minimum(count, MAX_POINTS), 0)
+    sides = tf.random.stateless_uniform([MAX_POINTS], seeds[2], PATCH_SIDES[0], PATCH_SIDES[1] + 1, tf.int32)
+    sides = tf.minimum(sides, tf.minimum(height, width))
+    centres = tf.random.stateless_normal([MAX_POINTS, 2], seeds[3], mean=0.5, stddev=SPREAD)
+    size = tf.cast(tf.stack([height, width]), tf.float32)
+    centres = tf.cast(tf.floor(tf.clip_by_value(centres, 0.0, 1.0) * (size - 1.0)), tf.int32)
+    corners = centres - (sides[:, None] - 1) // 2
+    corners = tf.clip_by_value(corners, 0, tf.stack([height, width]) - sides[:, None])  # whole patches, inside
+    return count, sides, corners
+
+
+def simulate_hints(target, seed):
+    """target [H, W, C] (a*b* or RGB, the network's target scale), seed int64 [2] ->
+    (hint values [H, W, C], mask [H, W, 1]): each patch carries the mean of target over it.
+
+    Stateless: the same seed gives the same hints, so they repeat (and resume) with the batches;
+    drawn on the cropped and flipped target, they are aligned with it by construction.
+    """
+    height, width = tf.shape(target)[0], tf.shape(target)[1]
+    count, sides, corners = hint_plan(seed, height, width)
+    rows, columns = tf.range(height), tf.range(width)
+    inside_rows = (rows[None] >= corners[:, :1]) & (rows[None] < corners[:, :1] + sides[:, None])  # [K, H]
+    inside_columns = (columns[None] >= corners[:, 1:]) & (columns[None] < corners[:, 1:] + sides[:, None])
+    active = tf.range(MAX_POINTS) < count
+    patches = tf.cast(inside_rows[:, :, None] & inside_columns[:, None, :] & active[:, None, None], target.dtype)
+    means = tf.einsum("khw,hwc->kc", patches, target) / tf.maximum(tf.reduce_sum(patches, [1, 2])[:, None], 1.0)
+    # Where patches overlap, the later one is on top, as if placed one after another.
+    covered = tf.reduce_any(patches > 0, axis=0)
+    top = tf.argmax(patches * tf.range(1, MAX_POINTS + 1, dtype=target.dtype)[:, None, None], axis=0)
+    mask = tf.cast(covered, target.dtype)[..., None]
+    return tf.gather(means, top) * mask, mask

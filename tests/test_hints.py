@@ -94,3 +94,61 @@ def test_gray_hint_channels_are_the_hint_colour_s_a_b_and_the_mask():
     np.testing.assert_allclose(channels[1, 2, :2], expected_ab, atol=2e-3)
     assert channels[1, 2, 2] == 1 and channels[..., 2].sum() == 1
     assert np.all(channels[..., :2][channels[..., 2] == 0] == 0)
+
+
+# -- simulated hints (ideepcolor) -------------------------------------------------------------------
+
+def plans(count, height=64, width=48):
+    import tensorflow as tf
+
+    from pipeline.hints import hint_plan
+
+    seeds = tf.data.Dataset.range(count).map(lambda i: tf.stack([tf.constant(7, tf.int64), i]))
+    return list(seeds.map(lambda seed: hint_plan(seed, height, width)).as_numpy_iterator())
+
+
+def test_simulated_hint_counts_sides_and_positions_follow_ideepcolor():
+    from pipeline.hints import MAX_POINTS
+
+    drawn = plans(3000)
+    counts = np.array([count for count, _, _ in drawn])
+    assert abs((counts == 0).mean() - 0.5) < 0.04  # half the examples learn automatic colouring
+    hinted = counts[counts > 0]
+    # ideepcolor's 1 + Geometric(p = 1/8): mean 1/p = 8, P(count = 1) = p, capped at MAX_POINTS
+    assert abs(hinted.mean() - 8) < 0.8 and abs((hinted == 1).mean() - 1 / 8) < 0.03
+    assert hinted.max() <= MAX_POINTS
+    sides = np.concatenate([plan_sides[:count] for count, plan_sides, _ in drawn])
+    assert set(sides) == set(range(1, 10)) and abs(sides.mean() - 5) < 0.15
+    centres = np.concatenate([corners[:count] + (plan_sides[:count, None] - 1) // 2
+                              for count, plan_sides, corners in drawn]) / [63, 47]
+    assert abs(np.median(centres) - 0.5) < 0.03 and 0.15 < np.std(centres) < 0.3  # normal around the centre
+    assert all(np.all(corners[:count] >= 0) and np.all(corners[:count] + plan_sides[:count, None] <= [64, 48])
+               for count, plan_sides, corners in drawn)  # whole patches inside the picture
+
+
+def test_each_simulated_patch_carries_the_truth_s_mean_over_it():
+    import tensorflow as tf
+
+    from pipeline.hints import hint_plan, simulate_hints
+
+    target = np.random.default_rng(3).uniform(-1, 1, (64, 48, 2)).astype(np.float32)
+    checked = 0
+    for index in range(40):
+        seed = tf.constant([7, index], tf.int64)
+        count, sides, corners = (np.asarray(t) for t in hint_plan(seed, 64, 48))
+        values, mask = (t.numpy() for t in simulate_hints(tf.constant(target), seed))
+        assert np.array_equal(values[mask[..., 0] == 0], np.zeros(((mask == 0).sum(), 2)))
+        expected_mask = np.zeros((64, 48), bool)
+        for k in range(count):  # painted in order, later on top: the last patch is whole
+            (top, left), side = corners[k], sides[k]
+            expected_mask[top:top + side, left:left + side] = True
+        np.testing.assert_array_equal(mask[..., 0].astype(bool), expected_mask)
+        if count:
+            (top, left), side = corners[count - 1], sides[count - 1]
+            patch_mean = target[top:top + side, left:left + side].mean(axis=(0, 1))
+            np.testing.assert_allclose(values[top:top + side, left:left + side], np.broadcast_to(
+                patch_mean, (side, side, 2)), atol=1e-5)
+            checked += 1
+    assert checked >= 10
+    again = simulate_hints(tf.constant(target), tf.constant([7, 3], tf.int64))[0].numpy()
+    np.testing.assert_array_equal(again, simulate_hints(tf.constant(target), tf.constant([7, 3], tf.int64))[0])
