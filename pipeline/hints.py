@@ -87,3 +87,26 @@ def simulate_hints(target, seed):
     top = tf.argmax(patches * tf.range(1, MAX_POINTS + 1, dtype=target.dtype)[:, None, None], axis=0)
     mask = tf.cast(covered, target.dtype)[..., None]
     return tf.gather(means, top) * mask, mask
+
+
+def hinted_example(make_example):
+    """Wrap a make_example (see pipeline.dataset) so the condition carries simulated hints.
+
+    Condition channels: the task's own (L*, or the line art), then the hint in the target's
+    form and scale (a*b* / 110 for gray: ideepcolor's layout; RGB in [-1, 1] for sketches, whose
+    target is RGB), then the 0/1 mask. Training examples (seeded) draw their hints from the
+    cropped and flipped target; validation (seed None) gets none, so its numbers measure the
+    automatic colouring that must not get worse.
+    """
+    def make(rgb, seed=None):
+        condition, target = make_example(rgb, seed)
+        if seed is None:
+            values, mask = tf.zeros_like(target), tf.zeros_like(target[..., :1])
+        else:
+            values, mask = simulate_hints(target, tf.random.experimental.stateless_fold_in(seed, HINT_STREAM))
+        return tf.concat([condition, values, mask], axis=-1), target
+
+    return make
+
+
+HINT_STREAM = 7  # folded into the example's seed: hints draw from their own stream, not the sketch jitter's

@@ -152,3 +152,28 @@ def test_each_simulated_patch_carries_the_truth_s_mean_over_it():
     assert checked >= 10
     again = simulate_hints(tf.constant(target), tf.constant([7, 3], tf.int64))[0].numpy()
     np.testing.assert_array_equal(again, simulate_hints(tf.constant(target), tf.constant([7, 3], tf.int64))[0])
+
+
+def test_training_examples_carry_hints_aligned_with_the_cropped_and_flipped_target(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.dataset import build_dataset, lab_example
+    from pipeline.hints import hinted_example
+    from tests.conftest import write_rgb
+
+    ramp = np.linspace(0, 255, 56)
+    picture = np.stack(np.broadcast_arrays(ramp[None], 255 - ramp[None], np.full((40, 1), 128)), -1)
+    path = write_rgb(tmp_path / "ramp.png", picture.astype(np.uint8))  # green on the left, red on the right
+    cfg = PipelineConfig(image_size=32, batch_size=8, seed=5)
+    condition, target = (t.numpy() for t in next(iter(
+        build_dataset([path], cfg, training=True, make_example=hinted_example(lab_example)))))
+    assert condition.shape == (8, 32, 32, 4)  # L*, hint a*b*, mask
+    mask = condition[..., 3] == 1
+    assert set(np.unique(condition[..., 3])) <= {0.0, 1.0} and mask.sum() > 50
+    # A patch's mean colour is close to the colour under it (measured: median 0.03); hints drawn
+    # from the target before its flip carry colours from the other side (median 0.14).
+    error = np.abs(condition[..., 1:3][mask] - target[mask])
+    assert np.median(error) < 0.07 and np.percentile(error, 95) < 0.2, (np.median(error), np.percentile(error, 95))
+    assert np.all(condition[..., 1:3][~mask] == 0)
+
+    validation = next(iter(build_dataset([path], cfg, training=False, make_example=hinted_example(lab_example))))
+    assert np.all(validation[0].numpy()[..., 1:] == 0)  # validation measures automatic colouring
