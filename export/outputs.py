@@ -57,5 +57,6 @@ def skipped_line(skipped_paths, what="output"):
     """One line naming how many existing outputs were kept and how to replace them."""
     names = ", ".join(os.path.basename(path) for path in skipped_paths[:3])
     more = f" and {len(skipped_paths) - 3} more" if len(skipped_paths) > 3 else ""
-    return (f"kept {len(skipped_paths)} existing {what}{'s' if len(skipped_paths) != 1 else ''} ({names}{more}); "
-            "pass --overwrite to replace them")
+    several = len(skipped_paths) != 1
+    return (f"kept {len(skipped_paths)} existing {what}{'s' if several else ''} ({names}{more}); "
+            f"pass --overwrite to replace {'them' if several else 'it'}")

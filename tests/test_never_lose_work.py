@@ -80,7 +80,7 @@ def test_existing_outputs_are_kept_unless_overwrite(model, work, tmp_path, capsy
     assert colorize.main([os.path.dirname(work), "-o", str(out), "--model", model]) == 0
     captured = capsys.readouterr()
     kept = [line for line in captured.err.splitlines() if line.startswith("kept ")]
-    assert kept == ["kept 1 existing output (page.png); pass --overwrite to replace them"]
+    assert kept == ["kept 1 existing output (page.png); pass --overwrite to replace it"]
     assert "coloured 1 of 2 images" in captured.out and "1 kept from before" in captured.out
     assert (out / "page.png").read_bytes() == b"the artist edited this"
     assert os.path.exists(out / "cover.png") and second
