@@ -95,9 +95,9 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
+    from export.colorizer import Colorizer
+    from export.outputs import InputWouldBeOverwritten, is_inside, refuse_inputs, skipped_line, split_existing
     from pipeline.decode import list_image_files, read_image, short_error
-
-    from export.outputs import is_inside
 
     paths, earlier_outputs = [], 0
     for source in args.inputs:
@@ -116,8 +116,6 @@ def main(argv=None):
     if not paths:
         print("irodori-colorize: error: no input images", file=sys.stderr)
         return 2
-    from export.colorizer import Colorizer
-    from export.outputs import InputWouldBeOverwritten, refuse_inputs, skipped_line, split_existing
 
     colorizer = Colorizer(model_path)
     problem = check_model_fits(colorizer, args.task, args.pick)
