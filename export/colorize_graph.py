@@ -5,9 +5,9 @@ input's size and, for grayscale models, recombined with the input's own full-res
 L*, so the artist's line detail is kept exactly and only colour is added.
 
 Memory: only the recombination touches every pixel, so it runs in horizontal strips of
-about STRIP_PIXELS pixels. A picture costs its uint8 input and output plus one strip's
-float temporaries, whatever its size (a 48 MP picture would need about 5 GB as whole-image
-float tensors). The upsampling is split the same way: a*b* is first resized along the
+about STRIP_PIXELS pixels. A picture costs its uint8 input and output (in a SavedModel also
+its uint8 strips before they are joined) plus one strip's float temporaries, whatever its
+size: about 10 bytes a pixel where whole-picture float tensors took about 80 (BENCHMARKS.md). The upsampling is split the same way: a*b* is first resized along the
 rows (a small [H, S] tensor), each strip then along its columns; bilinear interpolation
 is separable, so the strips join into exactly the whole-picture resize.
 """
