@@ -72,7 +72,9 @@ class ColorizerModule(tf.Module):
             rgb = decode_image(contents, dtype=tf.uint8)[None]
             return tf.io.encode_png(TASK_GRAPHS[self.task](self.network, rgb, self.model_size)[0])
 
-        return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string))}
+        # One picture at a time: several big files decoded at once would multiply the peak memory.
+        return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string),
+                                       parallel_iterations=1)}
 
     @tf.function(input_signature=[IMAGES, SATURATION])
     def serve_all_colorings(self, images, saturation):
