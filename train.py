@@ -45,6 +45,10 @@ def build_parser():
     data.add_argument("--sketch-method", choices=["random", "xdog", "morph"], default="random",
                       help="how training line art is made: XDoG, morphological (dilate minus image) or "
                       "a random choice per image; all with random line intensity")
+    data.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
+                      help="learn from colour hints simulated from the pictures (ideepcolor's points: half the "
+                      "examples get none), so the model colours automatically and also follows an artist's hints; "
+                      "--no-hints trains the classic pix2pix/SGRU. Default: on for a new run, as saved when resuming")
     data.add_argument("--demo-images", type=int, default=DEMO_IMAGES,
                       help="how many synthetic pictures to draw when --data is not given")
     data.add_argument("--out", help="run directory (default: runs/<data folder name>, or runs/demo)")
@@ -113,8 +117,11 @@ def build_parser():
     return parser
 
 
-def resolve_configs(args):
-    """argparse flags -> RunConfig (data, pipeline, model, train), filling per-preset defaults."""
+def resolve_configs(args, saved=None):
+    """argparse flags -> RunConfig (data, pipeline, model, train), filling per-preset defaults.
+
+    saved: the RunConfig of the run being resumed, whose hints setting an unset --hints keeps.
+    """
     from model.config import ModelConfig
     from model.run_config import DataConfig, RunConfig, TrainConfig
     from pipeline.config import PipelineConfig
@@ -127,7 +134,8 @@ def resolve_configs(args):
 
     data_cfg = DataConfig(data=args.data, demo_images=None if args.data else args.demo_images, task=args.task,
                           sketch_method=args.sketch_method if args.task == "sketch" else None,
-                          vgg_weights=args.vgg_weights, sketches=args.sketches)
+                          vgg_weights=args.vgg_weights, sketches=args.sketches,
+                          hints=args.hints if args.hints is not None else (saved.data.hints if saved else True))
     pipeline_cfg = PipelineConfig(image_size=pick("image_size"), load_size=args.load_size,
                                   batch_size=pick("batch_size"), val_fraction=args.val_fraction,
                                   flip=args.flip, cache=pick("cache"), seed=args.seed)
@@ -176,6 +184,13 @@ def check_out_is_not_in_data(out, data):
                              "training pictures; choose an --out outside it")
 
 
+def saved_config(out):
+    """The RunConfig of the run in out, or None for a new run."""
+    from model.run_config import CONFIG_NAME, RunConfig
+
+    return RunConfig.load(out) if os.path.exists(os.path.join(out, CONFIG_NAME)) else None
+
+
 def write_or_check_config(out, config):
     """Write config.json for a new run; for an existing one insist the settings match."""
     from model.run_config import CONFIG_NAME, RunConfig
@@ -194,7 +209,7 @@ def run(args):
     from model.distribute import make_strategy
     from model.training_run import TrainingRun
 
-    config = resolve_configs(args)
+    config = resolve_configs(args, saved_config(args.out or default_out(args.data)))
     strategy, chief, worker_index = make_strategy(config.train.strategy)  # before any other TF op
     if config.pipeline.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(f"--batch-size {config.pipeline.batch_size} must be a multiple of the "

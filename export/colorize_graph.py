@@ -17,6 +17,7 @@ import tensorflow as tf
 from pipeline import color
 from pipeline.color import to_uint8
 from pipeline.decode import composite_on_white
+from pipeline.hints import TASK_HINT_CHANNELS
 
 # Pixels per strip: float temporaries of roughly 100 MB, and few enough strips that their
 # per-op overhead does not show on small pictures.
@@ -68,6 +69,32 @@ def _channels_to_rgb(images, channels):
     if channels == 3:
         return images[..., :3]
     return composite_on_white(images[..., :3], images[..., 3:4])
+
+
+def with_zero_hints(condition, channels):
+    """condition [N, S, S, c] padded with zero channels up to `channels`: a network trained with
+    hints, given none, sees what training showed it for "no hint" (colour 0, mask 0)."""
+    missing = channels - int(condition.shape[-1])
+    if missing <= 0:
+        return condition
+    return tf.concat([condition, tf.zeros(tf.concat([tf.shape(condition)[:-1], [missing]], 0), condition.dtype)], -1)
+
+
+def _with_hints(condition, images, hints, task, model_size):
+    """The network's condition: condition alone without hints (see with_zero_hints), else with the
+    hint channels of uint8 RGBA hints of the pictures' size [N, H, W, 4]."""
+    if hints is None:
+        return condition
+    hints = tf.convert_to_tensor(hints, tf.uint8)
+    expected = tf.concat([tf.shape(images)[:3], [4]], 0)
+    # Compared as text, so that a hint tensor of another rank fails here, with this message.
+    as_text = lambda shape: tf.strings.reduce_join(tf.as_string(shape), separator="x")  # noqa: E731
+    same_size = tf.debugging.Assert(tf.equal(as_text(tf.shape(hints)), as_text(expected)), [
+        "hints must be uint8 RGBA [N, H, W, 4] of the pictures' own size; received", tf.shape(hints),
+        "for pictures", tf.shape(images)[:3]], summarize=8)
+    with tf.control_dependencies([same_size]):
+        channels = TASK_HINT_CHANNELS[task](tf.reshape(hints, expected), model_size)
+    return tf.concat([condition, channels], axis=-1)
 
 
 def _small_float(images, model_size):
@@ -128,17 +155,18 @@ def _strips_into_one_result(images, make_strip, rows):
     return result
 
 
-def colorize_rgb(network, images, model_size, saturation=1.0):
+def colorize_rgb(network, images, model_size, saturation=1.0, hints=None):
     """Grayscale task: uint8 RGB [N, H, W, 3] (any H, W) -> colourised uint8 RGB, same shape
     (a tensor in a graph, a NumPy array when run eagerly; see _in_strips).
 
-    network: callable, normalised L [N, S, S, 1] -> normalised ab [N, S, S, 2] (a Keras
-    generator in inference mode, or a TFLite interpreter wrapped as a function).
+    network: callable, normalised L [N, S, S, 1] (+ hint channels when hints are given) ->
+    normalised ab [N, S, S, 2] (a Keras generator in inference mode, or a TFLite interpreter
+    wrapped as a function). hints: None, or uint8 RGBA [N, H, W, 4] (pipeline.hints).
     """
     images = as_uint8_rgb(images)
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     small_l = color.normalize_l(color.rgb_to_lab(_small_float(images, model_size))[..., :1])
-    ab = tf.cast(network(small_l), tf.float32) * saturation
+    ab = tf.cast(network(_with_hints(small_l, images, hints, "gray", model_size)), tf.float32) * saturation
     ab_rows = tf.image.resize(ab, [height, model_size], method="bilinear")  # [N, H, S, 2]: small
 
     def strip(index, top, bottom):
@@ -149,18 +177,18 @@ def colorize_rgb(network, images, model_size, saturation=1.0):
     return _in_strips(images, strip)
 
 
-def sketch_colorings(network, images, model_size, saturation=1.0):
+def sketch_colorings(network, images, model_size, saturation=1.0, hints=None):
     """Sketch task: line art, uint8 [N, H, W, 1|3] -> every colouring, uint8 [N, K, H, W, 3]
     (a tensor in a graph, a NumPy array when run eagerly).
 
     The network sees the gray sketch at its trained size in [-1, 1] and answers with K RGB
     colourings stacked on channels (3K); each is upsampled to the input's size. saturation
-    blends between gray (0) and the prediction (1).
+    blends between gray (0) and the prediction (1). hints: as colorize_rgb's.
     """
     images = as_uint8_rgb(images)
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     small = tf.image.rgb_to_grayscale(_small_float(images, model_size)) * 2.0 - 1.0
-    predicted = tf.cast(network(small), tf.float32)
+    predicted = tf.cast(network(_with_hints(small, images, hints, "sketch", model_size)), tf.float32)
     batch = tf.shape(predicted)[0]
     # Static when the network's channels are known, so the signature's output shape says K.
     count = predicted.shape[-1] // 3 if predicted.shape[-1] is not None else tf.shape(predicted)[-1] // 3
@@ -181,12 +209,13 @@ def sketch_colorings(network, images, model_size, saturation=1.0):
     return colorings
 
 
-def sketch_rgb(network, images, model_size, saturation=1.0):
+def sketch_rgb(network, images, model_size, saturation=1.0, hints=None):
     """Sketch task, first colouring only: uint8 [N, H, W, 1|3] -> uint8 [N, H, W, 3].
 
     The first colouring is computed alone so single-output serving pays for one resize.
     """
-    return sketch_colorings(lambda condition: network(condition)[..., :3], images, model_size, saturation)[:, 0]
+    return sketch_colorings(lambda condition: network(condition)[..., :3], images, model_size, saturation,
+                            hints)[:, 0]
 
 
 TASK_GRAPHS = {"gray": colorize_rgb, "sketch": sketch_rgb}

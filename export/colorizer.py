@@ -37,6 +37,11 @@ def latest_saved_model(runs_dir="runs"):
     return max(candidates, key=os.path.getmtime, default=None)
 
 
+# The SavedModel signature Colorizer calls, by (task, with hints): every colouring of a sketch.
+SIGNATURES = {("gray", False): "colorize_tuned", ("gray", True): "colorize_hinted",
+              ("sketch", False): "colorize_all", ("sketch", True): "colorize_all_hinted"}
+
+
 def _task_of_output_channels(channels):
     """a*b* (2 channels) is the grayscale task; 3K channels are K RGB colourings of a sketch."""
     return ("gray", 1) if channels == 2 else ("sketch", channels // 3)
@@ -48,7 +53,8 @@ class Colorizer:
     Built from a path (SavedModel directory, .tflite or .keras file) or from a generator
     in memory. task is "gray" (a*b* prediction) or "sketch"; colorings is K, the colourings
     per input (K > 1 for the Swish-Gated Residual U-Net); size is the trained input size
-    (None for SavedModels exported before it was recorded).
+    (None for SavedModels exported before it was recorded); hinted says whether the model was
+    trained with colour hints and so takes them (see colorize).
     """
 
     def __init__(self, model_path=None, generator=None):
@@ -65,6 +71,7 @@ class Colorizer:
             self.generator, self.kind = generator, "keras"
             self.size = int(generator.image_size)  # inputs are any-size; this is what it trained at
             self.task, self.colorings = _task_of_output_channels(int(generator.output_shape[-1]))
+            self.in_channels = int(generator.input_shape[-1])
         elif model_path.endswith(".tflite"):
             from export import tflite
 
@@ -72,22 +79,34 @@ class Colorizer:
             self.size = int(self.interpreter.get_input_details()[0]["shape"][1])
             channels = int(self.interpreter.get_output_details()[0]["shape"][-1])
             self.task, self.colorings = _task_of_output_channels(channels)
+            self.in_channels = int(self.interpreter.get_input_details()[0]["shape"][-1])
         else:
             loaded = tf.saved_model.load(resolve_saved_model(model_path))
             signatures, self.kind = loaded.signatures, "saved_model"
             self.size = int(loaded.trained_size.numpy()) if hasattr(loaded, "trained_size") else None
             # Sketch exports carry colorize_all; grayscale ones have one colouring.
+            # Sketch exports carry colorize_all; grayscale ones have one colouring. Hinted
+            # exports add the *_hinted signatures.
+            self.signatures = signatures
             if "colorize_all" in signatures:
-                self.signature, self.task = signatures["colorize_all"], "sketch"
-                self.colorings = self.signature.structured_outputs["colorings"].shape[1]
+                self.task = "sketch"
+                self.colorings = signatures["colorize_all"].structured_outputs["colorings"].shape[1]
             else:
-                self.signature, self.task, self.colorings = signatures["colorize_tuned"], "gray", 1
+                self.task, self.colorings = "gray", 1
+            self.in_channels = None
+            self.hinted = "colorize_hinted" in signatures
+        if self.kind != "saved_model":
+            self.hinted = self.in_channels > 1
 
     def network(self, condition):
-        """The bare network: normalised condition [N, S, S, 1] -> raw output [N, S, S, C]."""
+        """The bare network: normalised condition [N, S, S, 1 (+ hint channels)] -> raw output
+        [N, S, S, C]. A hinted network given the condition alone gets zero hint channels."""
         import numpy as np
         import tensorflow as tf
 
+        from export.colorize_graph import with_zero_hints
+
+        condition = with_zero_hints(condition, self.in_channels)
         if self.kind == "keras":
             return self.generator(condition, training=False)
         from export import tflite
@@ -95,24 +114,35 @@ class Colorizer:
         # The interpreter's input has batch 1.
         return tf.constant(np.concatenate([tflite.run(self.interpreter, row[None]) for row in condition.numpy()]))
 
-    def __call__(self, images, saturation=1.0):
+    def __call__(self, images, saturation=1.0, hints=None):
         """uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 colourings [N, K, H, W, 3], NumPy."""
         import numpy as np
 
-        colorings = self.colorize(images, saturation)
+        colorings = self.colorize(images, saturation, hints)
         return colorings if isinstance(colorings, np.ndarray) else colorings.numpy()
 
-    def colorize(self, images, saturation=1.0):
+    def colorize(self, images, saturation=1.0, hints=None):
         """As __call__, without the copy into NumPy that a SavedModel's tensor would need: a
-        tf.Tensor for SavedModels, a NumPy array otherwise (irodori-colorize writes either)."""
+        tf.Tensor for SavedModels, a NumPy array otherwise (irodori-colorize writes either).
+
+        hints: None, or uint8 RGBA [N, H, W, 4] at the pictures' size (export.hints makes them
+        from points or a hint image); only for a model trained with hints.
+        """
         import tensorflow as tf
 
         from export.colorize_graph import colorize_rgb, sketch_colorings
         from pipeline.color import to_uint8
 
+        if hints is not None and not self.hinted:
+            raise ValueError("this model was trained without hints (--no-hints); colour without --hints or "
+                             "--hint-image, or train a model with hints")
         if self.kind == "saved_model":
-            outputs = self.signature(images=to_uint8(images), saturation=tf.constant(saturation, tf.float32))
+            name = SIGNATURES[self.task, hints is not None]
+            inputs = {"images": to_uint8(images), "saturation": tf.constant(saturation, tf.float32)}
+            if hints is not None:
+                inputs["hints"] = tf.convert_to_tensor(hints, tf.uint8)
+            outputs = self.signatures[name](**inputs)
             return outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]
         if self.task == "sketch":
-            return sketch_colorings(self.network, images, self.size, saturation)
-        return colorize_rgb(self.network, images, self.size, saturation)[:, None]
+            return sketch_colorings(self.network, images, self.size, saturation, hints)
+        return colorize_rgb(self.network, images, self.size, saturation, hints)[:, None]

@@ -10,15 +10,18 @@ from model.unet import UNetGenerator
 
 
 def build_training(model_cfg: ModelConfig, lr_g, lr_d, beta1, beta2, target_channels, gan_weight=0.0,
-                   vgg_weights=None, loss_scaling=False):
+                   vgg_weights=None, loss_scaling=False, condition_channels=1):
     """(generator, discriminator, training model, g_optimizer, d_optimizer).
 
     Call it inside a tf.distribute strategy's scope to place the variables there.
     target_channels: 2 (a*b*) for the grayscale task, 3 (RGB) for sketches.
+    condition_channels: the generator's input, L* or the line art (1) plus any hint channels;
+        the discriminator judges each pair with the same condition the generator was given.
     loss_scaling wraps both optimizers for float16 mixed precision.
     """
     discriminator = PatchGANDiscriminator(ndf=model_cfg.ndf, n_layers=model_cfg.n_layers_d, norm=model_cfg.d_norm,
-                                          init=model_cfg.init, target_channels=target_channels)
+                                          init=model_cfg.init, target_channels=target_channels,
+                                          condition_channels=condition_channels)
     if model_cfg.generator == "sgru":
         from model.perceptual import vgg19_features
         from model.sgru import SGRUGenerator
@@ -26,12 +29,14 @@ def build_training(model_cfg: ModelConfig, lr_g, lr_d, beta1, beta2, target_chan
 
         features = vgg19_features(vgg_weights)  # one clear error if the file is missing
         generator = SGRUGenerator(image_size=model_cfg.image_size, num_levels=model_cfg.sgru_levels,
-                                  filters=model_cfg.ngf, num_outputs=model_cfg.num_outputs)
+                                  filters=model_cfg.ngf, num_outputs=model_cfg.num_outputs,
+                                  in_channels=condition_channels)
         trainer = SGRUTrainer(generator, discriminator, features, model_cfg.num_outputs, gan_weight)
     else:
         generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
                                   ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
-                                  dropout=model_cfg.dropout, out_channels=target_channels)
+                                  dropout=model_cfg.dropout, in_channels=condition_channels,
+                                  out_channels=target_channels)
         trainer = Pix2Pix(generator, discriminator)
     g_optimizer = FusedAdam(lr_g, beta_1=beta1, beta_2=beta2)
     d_optimizer = FusedAdam(lr_d, beta_1=beta1, beta_2=beta2)

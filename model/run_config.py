@@ -25,6 +25,8 @@ class DataConfig:
     task: "gray" (predict a*b* from L*) or "sketch" (line art -> RGB), made with
         sketch_method, or paired with the artist's own line art in `sketches`.
     vgg_weights: the local VGG19 weights file of the SGRU's perceptual loss.
+    hints: the networks learn from simulated colour hints (pipeline.hints). False here, so a
+        run saved before hints existed resumes as what it was; train.py turns it on for new runs.
     """
 
     data: str | None = None
@@ -33,6 +35,7 @@ class DataConfig:
     sketch_method: str | None = None
     vgg_weights: str | None = None
     sketches: str | None = None
+    hints: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,4 +35,5 @@ class SGRUTrainer(Pix2Pix):
         return self._nearest_colouring(target, fake)
 
     def _reconstruction(self, condition, target, fake):
-        return perceptual.sgru_loss(self.features, condition, target, fake, self.num_outputs)
+        # The line art is the condition's first channel; hint channels follow it.
+        return perceptual.sgru_loss(self.features, condition[..., :1], target, fake, self.num_outputs)

@@ -17,6 +17,7 @@ from export.atomic import staged, write_atomically
 from model.build import build_training, seed_states
 from model.callbacks import RunCheckpoint, SampleGrid, StopOnNonFiniteLoss
 from model.distribute import replica_spread, set_precision_policy
+from pipeline.hints import condition_channels
 
 
 def find_training_images(data_cfg, out, image_size):
@@ -84,6 +85,10 @@ class TrainingRun:
               f"run directory {self.out}")
         self.make_example = (paired_example if self.partner else
                              sketch_example(data.sketch_method) if self.sketch_task else lab_example)
+        if data.hints:
+            from pipeline.hints import hinted_example
+
+            self.make_example = hinted_example(self.make_example)
         batch_size = self.config.pipeline.batch_size
         self.val_ds = self.dataset(self.val_paths, training=False) if self.val_paths else None
         if self.val_ds is not None and self.strategy.num_replicas_in_sync > 1:
@@ -119,7 +124,8 @@ class TrainingRun:
              self.d_optimizer) = build_training(
                 self.config.model, train.lr_g, train.lr_d, train.beta1, train.beta2,
                 3 if self.sketch_task else 2, train.gan_weight, self.config.data.vgg_weights,
-                loss_scaling=self.policy == "mixed_float16")
+                loss_scaling=self.policy == "mixed_float16",
+                condition_channels=condition_channels(self.config.data.task, self.config.data.hints))
             self.compile_phase(adversarial=True)  # builds both optimizers' slots before any restore
             self.finished = tf.Variable(0, dtype=tf.int64, name="finished_epochs")
             self.epoch_start_step = tf.Variable(0, dtype=tf.int64, name="epoch_start_step")
@@ -161,6 +167,7 @@ class TrainingRun:
         from pipeline import color
 
         prediction = tf.cast(prediction, tf.float32)  # bfloat16/float16 under --mixed-precision
+        condition = condition[..., :1]  # L* or the line art; hint channels (zero in validation) follow
         if self.sketch_task:  # everything in [-1, 1]; the sketch is gray; the SGRU's first colouring
             return [(tensor + 1.0) * 0.5 for tensor in (tf.tile(condition, [1, 1, 1, 3]), prediction[..., :3], target)]
         gray = color.model_lab_to_rgb(condition, tf.zeros_like(target))

@@ -36,6 +36,24 @@ def gray_hint_channels(rgba, size):
     return tf.concat([ab, mask], axis=-1)
 
 
+def sketch_hint_channels(rgba, size):
+    """Sketch task: RGBA hints -> [..., S, S, 4] = the hint colours as the targets (RGB in [-1, 1],
+    0 where there is none) and the 0/1 mask. Line art carries no colour of its own to keep, so the
+    hint is the whole colour, RGB as the network's output, not a*b*."""
+    rgb, mask = hints_at_size(rgba, size)
+    return tf.concat([(rgb * 2.0 - 1.0) * mask, mask], axis=-1)
+
+
+# The channels the hints add to each task's condition (1 channel: L* or the line art).
+HINT_CHANNELS = {"gray": 3, "sketch": 4}
+TASK_HINT_CHANNELS = {"gray": gray_hint_channels, "sketch": sketch_hint_channels}
+
+
+def condition_channels(task, hints):
+    """The generator's (and discriminator's condition's) input channels."""
+    return 1 + (HINT_CHANNELS[task] if hints else 0)
+
+
 # Simulated hints, after ideepcolor (Zhang et al. 2017; colorization-pytorch's
 # add_color_patches_rand_gt): half of the examples get none, so automatic colouring keeps
 # learning; the others get 1 + Geometric(1/8) square patches of side 1-9 px whose colour is

@@ -78,3 +78,28 @@ def independent_sketch_reference(generator, images, size, saturation=1.0):
             colorings.append(np.round(np.clip(luma + saturation * (colored - luma), 0, 1) * 255).astype(np.uint8))
         result.append(np.stack(colorings))
     return np.stack(result)
+
+
+def hint_copying_generator(task="gray", image_size=32):
+    """A network that answers with its hint channels, to see hints travel end to end.
+
+    Gray: condition [L*, a*b* hint, mask] -> the hint's normalised a*b* (0, i.e. gray, where
+    there is none). Sketch: [lines, RGB hint, mask] -> the hint's RGB in [-1, 1] (one colouring;
+    mid gray where there is none). Slicing only, so TFLite keeps it in the GPU delegate's ops.
+    """
+    import keras
+
+    channels = {"gray": 4, "sketch": 5}[task]
+    condition = keras.Input((None, None, channels), name="condition")
+    answer = condition[..., 1:channels - 1]
+    generator = keras.Model(condition, answer, name=f"hint_copier_{task}")
+    generator.image_size = image_size  # what Colorizer reads of a trained generator
+    return generator
+
+
+def expected_hinted_gray(picture, hint_rgb):
+    """uint8 RGB: the picture's own L* with the a*b* of the hint colour (skimage), as a hinted
+    gray colouriser shows an area covered by one hint colour."""
+    lightness = skcolor.rgb2lab(picture / 255.0)[..., :1]
+    ab = skcolor.rgb2lab(np.asarray(hint_rgb, np.float64).reshape(1, 1, 3) / 255.0)[..., 1:]
+    return lab2rgb_uint8(np.concatenate([lightness, np.broadcast_to(ab, picture.shape[:2] + (2,))], axis=-1))
