@@ -88,7 +88,7 @@ class TrainingRun:
         if data.hints:
             from pipeline.hints import hinted_example
 
-            self.make_example = hinted_example(self.make_example)
+            self.make_example = hinted_example(self.make_example, strokes=self.sketch_task)
         batch_size = self.config.pipeline.batch_size
         self.val_ds = self.dataset(self.val_paths, training=False) if self.val_paths else None
         if self.val_ds is not None and self.strategy.num_replicas_in_sync > 1:

@@ -64,6 +64,8 @@ POINT_P = 1.0 / 8.0
 MAX_POINTS = 48  # P(more than 48 | hinted) = (7/8)^47, about 2e-3: a fixed size for graph mode
 PATCH_SIDES = (1, 9)
 SPREAD = 0.25
+HINT_STREAM = 7  # folded into the example's seed: hints draw from their own stream, not the sketch jitter's
+STROKE_STREAM = 11  # folded into the hints' seed for the stroke plan
 
 
 def hint_plan(seed, height, width):
@@ -85,20 +87,56 @@ def hint_plan(seed, height, width):
     return count, sides, corners
 
 
-def simulate_hints(target, seed):
+# Sketch hints also come as short strokes, as PaintsTorch simulates them (there splines; here
+# straight, which a 3 px brush over about 17 px barely tells apart): half the patches become a
+# chain of STROKE_SEGMENTS squares of side STROKE_WIDTH, STROKE_SPACING px apart in a uniform
+# direction, one colour (the truth's mean over the stroke), as an artist's dab of colour.
+STROKE_SHARE = 0.5
+STROKE_SEGMENTS = 8
+STROKE_WIDTH = 3
+STROKE_SPACING = 2
+
+
+def stroke_plan(seed, height, width, corners):
+    """Turn about STROKE_SHARE of the patches into strokes: (sides [K], segment corners [K, L, 2]).
+
+    A square patch keeps its side and repeats its corner L times; a stroke starts at its
+    patch's corner and steps along a random direction, every segment kept inside the picture.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    is_stroke = tf.random.stateless_uniform([MAX_POINTS], seeds[0]) < STROKE_SHARE
+    angle = tf.random.stateless_uniform([MAX_POINTS], seeds[1], 0.0, 2.0 * 3.14159265)
+    direction = tf.stack([tf.sin(angle), tf.cos(angle)], axis=-1)  # (row, column) steps
+    steps = tf.range(STROKE_SEGMENTS, dtype=tf.float32)[None, :, None] * STROKE_SPACING  # [1, L, 1]
+    offsets = tf.cast(tf.round(steps * direction[:, None]), tf.int32) * tf.cast(is_stroke, tf.int32)[:, None, None]
+    limit = tf.stack([height, width]) - STROKE_WIDTH
+    segment_corners = tf.clip_by_value(corners[:, None] + offsets, 0, tf.maximum(limit, 0))
+    return is_stroke, segment_corners
+
+
+def simulate_hints(target, seed, strokes=False):
     """target [H, W, C] (a*b* or RGB, the network's target scale), seed int64 [2] ->
     (hint values [H, W, C], mask [H, W, 1]): each patch carries the mean of target over it.
+    strokes: also short strokes (the sketch task), see stroke_plan.
 
     Stateless: the same seed gives the same hints, so they repeat (and resume) with the batches;
     drawn on the cropped and flipped target, they are aligned with it by construction.
     """
     height, width = tf.shape(target)[0], tf.shape(target)[1]
     count, sides, corners = hint_plan(seed, height, width)
+    segment_corners = tf.repeat(corners[:, None], STROKE_SEGMENTS if strokes else 1, axis=1)  # [K, L, 2]
+    if strokes:
+        is_stroke, stroke_corners = stroke_plan(tf.random.experimental.stateless_fold_in(seed, STROKE_STREAM),
+                                                height, width, corners)
+        sides = tf.where(is_stroke, tf.minimum(STROKE_WIDTH, tf.minimum(height, width)), sides)
+        segment_corners = tf.where(is_stroke[:, None, None], stroke_corners, segment_corners)
     rows, columns = tf.range(height), tf.range(width)
-    inside_rows = (rows[None] >= corners[:, :1]) & (rows[None] < corners[:, :1] + sides[:, None])  # [K, H]
-    inside_columns = (columns[None] >= corners[:, 1:]) & (columns[None] < corners[:, 1:] + sides[:, None])
-    active = tf.range(MAX_POINTS) < count
-    patches = tf.cast(inside_rows[:, :, None] & inside_columns[:, None, :] & active[:, None, None], target.dtype)
+    tops, lefts, reach = segment_corners[..., :1], segment_corners[..., 1:], sides[:, None, None]
+    inside_rows = tf.cast((rows >= tops) & (rows < tops + reach), target.dtype)  # [K, L, H]
+    inside_columns = tf.cast((columns >= lefts) & (columns < lefts + reach), target.dtype)  # [K, L, W]
+    active = tf.cast(tf.range(MAX_POINTS) < count, target.dtype)
+    # The union of a patch's segments, without a [K, L, H, W] intermediate.
+    patches = tf.minimum(tf.einsum("klh,klw->khw", inside_rows, inside_columns), 1.0) * active[:, None, None]
     means = tf.einsum("khw,hwc->kc", patches, target) / tf.maximum(tf.reduce_sum(patches, [1, 2])[:, None], 1.0)
     # Where patches overlap, the later one is on top, as if placed one after another.
     covered = tf.reduce_any(patches > 0, axis=0)
@@ -107,24 +145,22 @@ def simulate_hints(target, seed):
     return tf.gather(means, top) * mask, mask
 
 
-def hinted_example(make_example):
+def hinted_example(make_example, strokes=False):
     """Wrap a make_example (see pipeline.dataset) so the condition carries simulated hints.
 
     Condition channels: the task's own (L*, or the line art), then the hint in the target's
     form and scale (a*b* / 110 for gray: ideepcolor's layout; RGB in [-1, 1] for sketches, whose
     target is RGB), then the 0/1 mask. Training examples (seeded) draw their hints from the
     cropped and flipped target; validation (seed None) gets none, so its numbers measure the
-    automatic colouring that must not get worse.
+    automatic colouring that must not get worse. strokes: also stroke hints (the sketch task).
     """
     def make(rgb, seed=None):
         condition, target = make_example(rgb, seed)
         if seed is None:
             values, mask = tf.zeros_like(target), tf.zeros_like(target[..., :1])
         else:
-            values, mask = simulate_hints(target, tf.random.experimental.stateless_fold_in(seed, HINT_STREAM))
+            values, mask = simulate_hints(target, tf.random.experimental.stateless_fold_in(seed, HINT_STREAM),
+                                          strokes)
         return tf.concat([condition, values, mask], axis=-1), target
 
     return make
-
-
-HINT_STREAM = 7  # folded into the example's seed: hints draw from their own stream, not the sketch jitter's

@@ -177,3 +177,29 @@ def test_training_examples_carry_hints_aligned_with_the_cropped_and_flipped_targ
 
     validation = next(iter(build_dataset([path], cfg, training=False, make_example=hinted_example(lab_example))))
     assert np.all(validation[0].numpy()[..., 1:] == 0)  # validation measures automatic colouring
+
+
+def test_sketch_hints_also_come_as_short_strokes_of_the_truth_s_mean_colour():
+    import tensorflow as tf
+
+    from pipeline.hints import STROKE_SEGMENTS, STROKE_SPACING, hint_plan, simulate_hints
+
+    target = np.random.default_rng(5).uniform(-1, 1, (48, 48, 3)).astype(np.float32)
+    shapes = {"square": 0, "stroke": 0}
+    for index in range(700):
+        seed = tf.constant([11, index], tf.int64)
+        if int(hint_plan(seed, 48, 48)[0]) != 1:
+            continue  # one patch alone: its whole mask is that patch
+        values, mask = (t.numpy() for t in simulate_hints(tf.constant(target), seed, strokes=True))
+        hinted = mask[..., 0] == 1
+        assert cv2.connectedComponents(hinted.astype(np.uint8), connectivity=8)[0] == 2  # one piece
+        np.testing.assert_allclose(values[hinted], np.broadcast_to(target[hinted].mean(0), values[hinted].shape),
+                                   atol=1e-5)
+        rows, columns = np.nonzero(hinted)
+        height, width = np.ptp(rows) + 1, np.ptp(columns) + 1
+        if hinted.sum() == height * width and height == width <= 9:
+            shapes["square"] += 1
+        else:  # a 3 px brush dragged (STROKE_SEGMENTS - 1) * STROKE_SPACING px: 15-17 px long
+            assert max(height, width) >= (STROKE_SEGMENTS - 1) * STROKE_SPACING * 0.7 and hinted.sum() < 3 * 20
+            shapes["stroke"] += 1
+    assert shapes["square"] >= 5 and shapes["stroke"] >= 5, shapes
