@@ -157,10 +157,17 @@ def hinted_example(make_example, strokes=False):
     def make(rgb, seed=None):
         condition, target = make_example(rgb, seed)
         if seed is None:
-            values, mask = tf.zeros_like(target), tf.zeros_like(target[..., :1])
-        else:
-            values, mask = simulate_hints(target, tf.random.experimental.stateless_fold_in(seed, HINT_STREAM),
-                                          strokes)
-        return tf.concat([condition, values, mask], axis=-1), target
+            hints = tf.zeros_like(tf.concat([target, target[..., :1]], axis=-1))
+            return tf.concat([condition, hints], axis=-1), target
+        return with_simulated_hints(condition, target, tf.random.experimental.stateless_fold_in(seed, HINT_STREAM),
+                                    strokes), target
 
     return make
+
+
+def with_simulated_hints(condition, target, seed, strokes=False):
+    """condition [H, W, 1] + hints drawn from target [H, W, C] -> [H, W, 1 + C + 1] (see hinted_example).
+
+    Also what int8 calibration feeds the converter, so the hint channels' range is measured."""
+    values, mask = simulate_hints(target, seed, strokes)
+    return tf.concat([condition, values, mask], axis=-1)

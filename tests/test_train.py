@@ -61,8 +61,11 @@ def test_run_writes_every_artefact(demo_run):
     grid = keras.utils.load_img(os.path.join(out, "samples", "epoch_002.png"))
     assert grid.size == (3 * 128, 3 * 128)  # 3 panels x 3 validation images, 32 px shown at 4x
 
+    assert config["data"]["hints"] is True  # on by default for a new run
     generator = keras.models.load_model(os.path.join(out, "generator.keras"))
-    assert generator(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 32, 32, 2)
+    assert generator(np.zeros((1, 32, 32, 4), "float32")).shape == (1, 32, 32, 2)  # L*, hint a*b*, mask
+    signatures = tf.saved_model.load(os.path.join(out, "export", "irodori", "2")).signatures
+    assert {"serving_default", "colorize_bytes", "colorize_hinted", "colorize_bytes_hinted"} <= set(signatures)
     report = json.load(open(os.path.join(out, "export", "tflite", "report.json")))
     assert sorted(report) == ["fp16", "fp32"]
     assert report["fp32"]["psnr_vs_fp32_db"] is None and report["fp16"]["psnr_vs_fp32_db"] > 40
@@ -175,13 +178,39 @@ def test_sketch_task_trains_and_exports(tmp_path):
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["data"]["task"] == "sketch" and config["data"]["sketch_method"] == "xdog"
     generator = keras.models.load_model(os.path.join(out, "generator.keras"))
-    assert generator.output_shape[-1] == 3
+    assert generator.output_shape[-1] == 3 and generator.input_shape[-1] == 5  # lines, hint RGB, mask
+    signatures = tf.saved_model.load(os.path.join(out, "export", "irodori", "1")).signatures
+    assert {"colorize_all", "colorize_hinted", "colorize_bytes_hinted", "colorize_all_hinted"} <= set(signatures)
     for name in ("samples/epoch_002.png", "colorized_sample.png", "export/irodori/1/saved_model.pb",
                  "export/tflite/model_fp16.tflite"):
         assert os.path.exists(os.path.join(out, name)), name
     with open(os.path.join(out, "history.csv")) as f:
         rows = list(csv.DictReader(f))
     assert float(rows[1]["d_loss"]) > 0.0
+
+
+def test_no_hints_trains_the_classic_pix2pix_and_old_runs_resume_without_hints(tmp_path, capsys):
+    out = str(tmp_path / "classic")
+    argv = TINY + ["--out", out, "--demo-images", "8", "--l1-pretrain-epochs", "0"]
+    assert train.main(argv + ["--no-hints", "--epochs", "1"]) == 0
+    generator = keras.models.load_model(os.path.join(out, "generator.keras"))
+    assert generator.input_shape[-1] == 1  # L* alone, as the seeds' pix2pix
+    signatures = tf.saved_model.load(os.path.join(out, "export", "irodori", "1")).signatures
+    assert sorted(signatures) == ["colorize_bytes", "colorize_tuned", "serving_default"]
+
+    # A run saved before hints existed has no "hints" key; resumed without the flag it stays as it was.
+    config_path = os.path.join(out, "config.json")
+    config = json.load(open(config_path))
+    del config["data"]["hints"]
+    with open(config_path, "w") as f:
+        json.dump(config, f)
+    assert train.main(argv + ["--epochs", "2"]) == 0
+    assert keras.models.load_model(os.path.join(out, "generator.keras")).input_shape[-1] == 1
+    assert json.load(open(config_path))["data"]["hints"] is False
+    capsys.readouterr()
+    assert train.main(argv + ["--epochs", "3", "--hints"]) == 2  # turning hints on is a new run
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "hints False -> True" in error
 
 
 def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_path, capsys):
