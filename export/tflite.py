@@ -2,8 +2,13 @@
 
 The .tflite model is the network alone, at a fixed shape: input normalised L* [1, S, S, 1]
 (L/50 - 1), output normalised a*b* [1, S, S, 2] (x 110 for a*b*). Colour conversion stays in
-the app, where the GPU delegate is not needed for it; see colorize_with_tflite for the
-reference implementation of the steps around the model.
+the app, where the GPU delegate is not needed for it; export.colorize_graph is the reference
+implementation of the steps around the model.
+
+A model trained with hints takes them as more input channels of the same tensor: gray
+[1, S, S, 4] = L*, the hint's a*b* / 110 and a 0/1 mask (one GPU texture of 4 channels, as
+ideepcolor's input); sketch [1, S, S, 5] = line art, hint RGB in [-1, 1] and the mask. No hint:
+zeros in the hint channels. pipeline.hints maps an RGBA hint image to them.
 """
 
 import tempfile
