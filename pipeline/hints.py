@@ -114,6 +114,10 @@ def stroke_plan(seed, height, width, corners):
     return is_stroke, segment_corners
 
 
+# Every patch fits in an EXTENT x EXTENT box (a 9 px square, or a stroke of 8 segments 2 px apart).
+EXTENT = max(PATCH_SIDES[1], (STROKE_SEGMENTS - 1) * STROKE_SPACING + STROKE_WIDTH)
+
+
 def simulate_hints(target, seed, strokes=False):
     """target [H, W, C] (a*b* or RGB, the network's target scale), seed int64 [2] ->
     (hint values [H, W, C], mask [H, W, 1]): each patch carries the mean of target over it.
@@ -121,28 +125,36 @@ def simulate_hints(target, seed, strokes=False):
 
     Stateless: the same seed gives the same hints, so they repeat (and resume) with the batches;
     drawn on the cropped and flipped target, they are aligned with it by construction.
+    Each patch is handled as the pixels of its EXTENT x EXTENT box, so the work does not grow
+    with the picture: only one scatter and one gather touch the whole [H, W].
     """
     height, width = tf.shape(target)[0], tf.shape(target)[1]
     count, sides, corners = hint_plan(seed, height, width)
-    segment_corners = tf.repeat(corners[:, None], STROKE_SEGMENTS if strokes else 1, axis=1)  # [K, L, 2]
+    segment_corners = corners[:, None]  # [K, L, 2]: one segment per square patch
     if strokes:
         is_stroke, stroke_corners = stroke_plan(tf.random.experimental.stateless_fold_in(seed, STROKE_STREAM),
                                                 height, width, corners)
         sides = tf.where(is_stroke, tf.minimum(STROKE_WIDTH, tf.minimum(height, width)), sides)
-        segment_corners = tf.where(is_stroke[:, None, None], stroke_corners, segment_corners)
-    rows, columns = tf.range(height), tf.range(width)
-    tops, lefts, reach = segment_corners[..., :1], segment_corners[..., 1:], sides[:, None, None]
-    inside_rows = tf.cast((rows >= tops) & (rows < tops + reach), target.dtype)  # [K, L, H]
-    inside_columns = tf.cast((columns >= lefts) & (columns < lefts + reach), target.dtype)  # [K, L, W]
-    active = tf.cast(tf.range(MAX_POINTS) < count, target.dtype)
-    # The union of a patch's segments, without a [K, L, H, W] intermediate.
-    patches = tf.minimum(tf.einsum("klh,klw->khw", inside_rows, inside_columns), 1.0) * active[:, None, None]
-    means = tf.einsum("khw,hwc->kc", patches, target) / tf.maximum(tf.reduce_sum(patches, [1, 2])[:, None], 1.0)
-    # Where patches overlap, the later one is on top, as if placed one after another.
-    covered = tf.reduce_any(patches > 0, axis=0)
-    top = tf.argmax(patches * tf.range(1, MAX_POINTS + 1, dtype=target.dtype)[:, None, None], axis=0)
-    mask = tf.cast(covered, target.dtype)[..., None]
-    return tf.gather(means, top) * mask, mask
+        segment_corners = tf.where(is_stroke[:, None, None], stroke_corners,
+                                   tf.repeat(segment_corners, STROKE_SEGMENTS, axis=1))
+    box = tf.reduce_min(segment_corners, axis=1)  # [K, 2] top-left of each patch's box
+    steps = tf.range(EXTENT)
+    offsets = tf.reshape(tf.stack(tf.meshgrid(steps, steps, indexing="ij"), -1), [1, -1, 2])  # [1, P, 2]
+    pixels = box[:, None] + offsets  # [K, P, 2]
+    relative = pixels[:, :, None] - segment_corners[:, None]  # [K, P, L, 2]
+    in_segment = tf.reduce_all((relative >= 0) & (relative < sides[:, None, None, None]), axis=-1)
+    inside = tf.reduce_any(in_segment, axis=-1) & (tf.range(MAX_POINTS) < count)[:, None]  # [K, P], no repeats
+    pixels = tf.minimum(pixels, tf.stack([height, width]) - 1)  # box pixels outside the patch stay in range
+    weights = tf.cast(inside, target.dtype)[..., None]
+    colours = tf.gather_nd(target, pixels)  # [K, P, C]
+    means = tf.reduce_sum(colours * weights, 1) / tf.maximum(tf.reduce_sum(weights, 1), 1.0)  # [K, C]
+    # Where patches overlap, the later one is on top, as if placed one after another: each pixel
+    # keeps the highest patch number (1-based; 0 = no hint) that covers it.
+    numbers = tf.where(inside, tf.range(1, MAX_POINTS + 1)[:, None], 0)
+    top = tf.tensor_scatter_nd_max(tf.zeros([height, width], tf.int32), tf.reshape(pixels, [-1, 2]),
+                                   tf.reshape(numbers, [-1]))
+    values = tf.gather(tf.concat([tf.zeros_like(means[:1]), means], axis=0), top)
+    return values, tf.cast(top > 0, target.dtype)[..., None]
 
 
 def hinted_example(make_example, strokes=False):
