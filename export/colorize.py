@@ -1,4 +1,10 @@
-"""`irodori-colorize`: colour image files at their own resolution with an exported model."""
+"""`irodori-colorize`: colour image files at their own resolution with an exported model.
+
+Models trained with hints also take colour hints (--hints / --hint-image): a points JSON file
+or an RGBA hint image per picture, in the picture's own upright pixel coordinates, matched by
+name when a folder is given (page.png -> page.hints.json, page.json, page_hints.png,
+page_hints.webp). Every hints file is checked before anything is written.
+"""
 
 import argparse
 import os
@@ -57,6 +63,41 @@ def check_model_fits(colorizer, task, pick):
     return None
 
 
+def upright_size(path):
+    """(width, height) of a picture as the artist sees it (after EXIF orientation), read from the
+    header by Pillow without decoding the pixels; None when Pillow cannot read it (the decoder
+    then reports the file, and its hints are checked against the decoded size)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    from pipeline.decode import exif_orientation
+
+    try:
+        with open(path, "rb") as f:
+            contents = f.read()
+        with warnings.catch_warnings():  # size limits are the decoder's (MAX_MEGAPIXELS) to enforce
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(contents)) as image:
+                width, height = image.size
+    except Exception:
+        return None
+    return (height, width) if exif_orientation(contents) in (5, 6, 7, 8) else (width, height)
+
+
+HINT_IMAGE_SUFFIXES = ("_hints.png", "_hints.webp")  # the names export.hints.hints_for looks for
+
+
+def is_hints_file(path, hints_source):
+    """True for a listed picture that is a hints file, not a picture to colour: the hints source
+    itself, or a <name>_hints.png/.webp directly inside a hints folder."""
+    if not os.path.isdir(hints_source):
+        return os.path.realpath(path) == os.path.realpath(hints_source)
+    return (os.path.dirname(os.path.realpath(path)) == os.path.realpath(hints_source)
+            and os.path.basename(path).endswith(HINT_IMAGE_SUFFIXES))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="irodori-colorize",
@@ -64,7 +105,9 @@ def main(argv=None):
         "(colour inputs are re-coloured) run at their trained size and their colours are combined with "
         "each picture's full-resolution lightness: one PNG per input. Sketch models colour line art; "
         "when they give several colourings, each is written as <name>_<k>.png plus a contact sheet "
-        "<name>_sheet.png, or only one with --pick K.")
+        "<name>_sheet.png, or only one with --pick K. Models trained with hints take colour hints "
+        "(--hints or --hint-image) in each picture's own pixel coordinates, upright as it is shown "
+        "(after EXIF orientation); all hints files are checked before anything is written.")
     parser.add_argument("inputs", nargs="+", help="image files, folders (recursive) or glob patterns")
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--model", help="a SavedModel (version or model directory) or a .tflite file "
@@ -79,7 +122,24 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace outputs that already exist (default: keep them and skip those inputs); "
                         "an input picture is never replaced")
+    hint_flags = parser.add_mutually_exclusive_group()
+    hint_flags.add_argument("--hints", metavar="PATH",
+                            help="colour hints as points: a JSON file of [x, y, r, g, b] or [x, y, r, g, b, size] "
+                            "(a size x size px square; default 1) in the picture's pixels, x to the right and y "
+                            "down from the top-left of the upright picture, for one input picture; or a folder "
+                            "where each picture's hints are found by name (page.png -> page.hints.json, "
+                            "page.json, page_hints.png or page_hints.webp); pictures without one are coloured "
+                            "automatically. Only for models trained with hints")
+    hint_flags.add_argument("--hint-image", metavar="PATH",
+                            help="colour hints as PaintsChainer draws them: an RGBA PNG or WebP of the picture's "
+                            "upright size whose non-transparent pixels are the hints, for one input picture; or a "
+                            "folder matched by name as for --hints (it may be the input folder: its *_hints.png "
+                            "and *_hints.webp files are then hints, not pictures to colour)")
     args = parser.parse_args(argv)
+    hints_source = args.hints or args.hint_image
+    if hints_source is not None and not os.path.exists(hints_source):
+        print(f"irodori-colorize: error: no such hints file or folder: {hints_source}", file=sys.stderr)
+        return 2
 
     from export.colorizer import latest_saved_model
 
@@ -96,10 +156,11 @@ def main(argv=None):
     import tensorflow as tf
 
     from export.colorizer import Colorizer
+    from export.hints import HintError, hints_for, load_hints
     from export.outputs import InputWouldBeOverwritten, is_inside, refuse_inputs, skipped_line, split_existing
     from pipeline.decode import list_image_files, read_image, short_error
 
-    paths, earlier_outputs = [], 0
+    paths, earlier_outputs, hint_files = [], 0, []
     for source in args.inputs:
         try:
             listed = list_image_files(source)
@@ -110,11 +171,18 @@ def main(argv=None):
             kept = [path for path in listed if not is_inside(path, args.out)]
             earlier_outputs += len(listed) - len(kept)
             listed = kept
+        if hints_source is not None:  # a hints file is never a picture to colour
+            hint_files += [path for path in listed if is_hints_file(path, hints_source)]
+            listed = [path for path in listed if not is_hints_file(path, hints_source)]
         paths += listed
     if earlier_outputs:
         print(f"left out {earlier_outputs} picture(s) inside the output folder {args.out}", file=sys.stderr)
     if not paths:
         print("irodori-colorize: error: no input images", file=sys.stderr)
+        return 2
+    if hints_source is not None and not os.path.isdir(hints_source) and len(paths) > 1:
+        print(f"irodori-colorize: error: one hints file ({hints_source}) for {len(paths)} pictures; "
+              "give a folder of hints files named after the pictures", file=sys.stderr)
         return 2
 
     colorizer = Colorizer(model_path)
@@ -122,19 +190,40 @@ def main(argv=None):
     if problem:
         print(f"irodori-colorize: error: {problem}", file=sys.stderr)
         return 2
+    if hints_source is not None and not colorizer.hinted:
+        flag = "--hints" if args.hints else "--hint-image"
+        print(f"irodori-colorize: error: the model was trained without hints; colour without {flag}, "
+              "or with a model trained with hints", file=sys.stderr)
+        return 2
     used = set()
     stems = {path: unique_stem(path, used) for path in paths}
     planned = {path: [os.path.join(args.out, name)
                       for name in output_names(stems[path], colorizer.colorings or 1, args.pick, args.sheet)]
                for path in paths}
     try:
-        refuse_inputs([output for outputs in planned.values() for output in outputs], paths)
+        refuse_inputs([output for outputs in planned.values() for output in outputs], paths + hint_files)
     except InputWouldBeOverwritten as error:
         print(f"irodori-colorize: error: {error}", file=sys.stderr)
         return 2
     to_write, skipped = split_existing(planned, args.overwrite)
+    # Every hints file that will be used is read and checked now, so a bad one costs no output.
+    hint_paths = {path: hints_for(path, hints_source) for path in to_write} if hints_source else {}
+    try:
+        for path, hint_path in hint_paths.items():
+            size = upright_size(path) if hint_path else None
+            if size is not None:
+                load_hints(hint_path, *size)
+    except HintError as error:
+        print(f"irodori-colorize: error: {error}", file=sys.stderr)
+        return 2
+    if hint_files:
+        print(f"left out {len(hint_files)} hints file(s) of {hints_source} from the pictures to colour",
+              file=sys.stderr)
     if skipped:
         print(skipped_line([planned[path][0] for path in skipped]), file=sys.stderr)
+    unhinted = sum(hint_path is None for hint_path in hint_paths.values())
+    if unhinted:
+        print(f"{unhinted} picture(s) had no hints file; coloured automatically", file=sys.stderr)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as error:
@@ -146,7 +235,10 @@ def main(argv=None):
     for path in to_write:
         try:
             picture = read_image(path, dtype=tf.uint8)  # upright, as the artist sees it
-            colorings = colorizer.colorize(picture[None], args.saturation)[0]  # no copy of a big result
+            hints = None
+            if hint_paths.get(path):  # checked above; read again so that no folder's hints sit in memory
+                hints = load_hints(hint_paths[path], int(picture.shape[1]), int(picture.shape[0]))[None]
+            colorings = colorizer.colorize(picture[None], args.saturation, hints=hints)[0]  # no copy of a big result
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
             if len(colorings) == 1:
