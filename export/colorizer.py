@@ -84,7 +84,6 @@ class Colorizer:
             loaded = tf.saved_model.load(resolve_saved_model(model_path))
             signatures, self.kind = loaded.signatures, "saved_model"
             self.size = int(loaded.trained_size.numpy()) if hasattr(loaded, "trained_size") else None
-            # Sketch exports carry colorize_all; grayscale ones have one colouring.
             # Sketch exports carry colorize_all; grayscale ones have one colouring. Hinted
             # exports add the *_hinted signatures.
             self.signatures = signatures
