@@ -19,26 +19,36 @@ def evaluation_dataset(paths, image_size, task, sketch_method="xdog", sketch_pat
     Gray task: the input is the truth with a*b* = 0 (its own lightness). Sketch task: the
     line art the validation split uses (or the artist's own, with sketch_paths).
     """
-    import tensorflow as tf
-
-    from pipeline import color
     from pipeline.config import PipelineConfig
-    from pipeline.dataset import build_dataset, sketch_example
-
-    extract = sketch_example(sketch_method or "xdog")
+    from pipeline.dataset import build_dataset
 
     def make(image, seed=None):
-        if sketch_paths is not None:
-            rgb, lines = image[..., :3], image[..., 3:]
-        elif task == "sketch":
-            rgb, lines = image, (extract(image)[0] + 1.0) * 0.5
-        else:
-            gray = color.model_lab_to_rgb(color.rgb_to_model_lab(image)[0], tf.zeros_like(image[..., :2]))
-            return tf.clip_by_value(gray, 0.0, 1.0), image
-        return tf.tile(lines, [1, 1, 3]), rgb
+        return model_input(image, task, sketch_method, paired=sketch_paths is not None)
 
     cfg = PipelineConfig(image_size=image_size, batch_size=batch_size, val_fraction=0.0)
     return build_dataset(paths, cfg, training=False, make_example=make, sketch_paths=sketch_paths)
+
+
+def model_input(image, task, sketch_method="xdog", paired=False):
+    """One colour picture, float RGB [H, W, 3] in [0, 1] (paired: RGB + the artist's sketch,
+    [H, W, 4]) -> (model input, truth), float RGB [H, W, 3] in [0, 1].
+
+    Gray task: the truth with a*b* = 0 (its own lightness). Sketch task: the artist's sketch,
+    else the line art the validation split uses (sketch_method without jitter).
+    """
+    import tensorflow as tf
+
+    from pipeline import color
+    from pipeline.dataset import sketch_example
+
+    if paired:
+        rgb, lines = image[..., :3], image[..., 3:]
+    elif task == "sketch":
+        rgb, lines = image, (sketch_example(sketch_method or "xdog")(image)[0] + 1.0) * 0.5
+    else:
+        gray = color.model_lab_to_rgb(color.rgb_to_model_lab(image)[0], tf.zeros_like(image[..., :2]))
+        return tf.clip_by_value(gray, 0.0, 1.0), image
+    return tf.tile(lines, [1, 1, 3]), rgb
 
 
 def evaluate(colorizer, paths, task, image_size, sketch_method="xdog", sketch_paths=None, batch_size=16,
@@ -89,11 +99,13 @@ def grid_rows(colorizer, paths, indices, task, image_size, sketch_method="xdog",
 
 
 def evaluate_to(out_dir, colorizer, paths, data_label, model_label, image_size=None, sketch_method="xdog",
-                sketch_paths=None, history_path=None, batch_size=16, progress=True, log=print):
+                sketch_paths=None, history_path=None, batch_size=16, progress=True, log=print, hint_counts=None):
     """Evaluate and write metrics.json, report.md, comparison.png (+ loss_curves.png).
 
     image_size: the side images are cropped to (the validation transform); by default the
-    model's trained size. Returns (result dict as in metrics.json, written paths).
+    model's trained size. hint_counts: also run the ideepcolor sweep (export.hint_sweep) with
+    these numbers of hints, into metrics.json, report.md and hint_curve.png (hinted models only).
+    Returns (result dict as in metrics.json, written paths).
     """
     task, image_size = colorizer.task, image_size or colorizer.size
     from export.report import METRICS, finite_or_none, ranked_examples, summarize, write_report
@@ -109,6 +121,15 @@ def evaluate_to(out_dir, colorizer, paths, data_label, model_label, image_size=N
     result = {"model": model_label, "data": data_label, "task": task, "image_size": image_size,
               "images": len(paths), "summary": summary, "gains": gains,
               "colorfulness_vs_truth": colorfulness_ratio, "examples": examples, "per_image": per_image}
+    if hint_counts:
+        from export import hint_sweep
+
+        log(f"hint sweep: {len(paths)} images with {', '.join(map(str, hint_counts))} hints")
+        model_size = colorizer.size or image_size
+        result["hint_sweep"] = {
+            "patch": hint_sweep.PATCH, "model_size": model_size, "resolution": "each picture's own",
+            "seed": "sha256 of the file name", "rows": hint_sweep.sweep(
+                colorizer, paths, hint_counts, sketch_method, sketch_paths, model_size, progress)}
     rows = grid_rows(colorizer, paths, examples, task, image_size, sketch_method, sketch_paths)
     written = write_report(out_dir, result, rows, history_path)
     model_psnr = summary["model"]["psnr"]
@@ -116,6 +137,10 @@ def evaluate_to(out_dir, colorizer, paths, data_label, model_label, image_size=N
     log(f"evaluated {len(paths)} images: PSNR {model_psnr if model_psnr is None else round(model_psnr, 2)} dB "
         f"({'n/a' if gray_gain is None else f'{gray_gain:+.2f}'} dB against gray), SSIM "
         f"{summary['model']['ssim']:.3f}, CIEDE2000 {summary['model']['ciede2000']:.2f}; report in {written['report']}")
+    for row in result.get("hint_sweep", {}).get("rows", []):
+        psnr, obeyed = row["psnr"], row["hints_obeyed"]
+        log(f"  {row['hints']:>4} hints: PSNR {'inf' if psnr is None else f'{psnr:.2f}'} dB, hints obeyed "
+            f"{'-' if obeyed is None else f'{obeyed:.2f}'} (median CIEDE2000)")
     return result, written
 
 
@@ -182,6 +207,10 @@ def build_parser():
                         "SavedModels exported without it)")
     parser.add_argument("--limit", type=int, help="evaluate at most this many images (in file order)")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--hint-sweep", metavar="COUNTS",
+                        help="models trained with hints: also colour every picture with each of these numbers of "
+                        "hints from its ground truth (e.g. 0,1,2,5,10,20,50,100; ideepcolor's sweep) and report "
+                        "PSNR, SSIM, CIEDE2000 and how well the hints are obeyed per number, with hint_curve.png")
     parser.add_argument("--out", help="report folder (default: <run>/evaluation, else ./evaluation)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a report already in --out (default: refuse and keep it; a run's own "
@@ -211,6 +240,9 @@ def run(args):
         raise ValueError(f"--limit must be at least 1; received {args.limit}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1; received {args.batch_size}")
+    from export.hint_sweep import parse_counts
+
+    hint_counts = parse_counts(args.hint_sweep) if args.hint_sweep is not None else None
     from model.run_config import CONFIG_NAME
 
     is_run = os.path.exists(os.path.join(args.model, CONFIG_NAME))
@@ -242,6 +274,9 @@ def run(args):
                          f"not --task {args.task}")
     if args.image_size is not None and args.image_size < 11:
         raise ValueError(f"--image-size must be at least 11 (SSIM's window); received {args.image_size}")
+    if hint_counts is not None and not colorizer.hinted:
+        raise ValueError(f"{args.model} was trained without hints (--no-hints), so --hint-sweep has nothing to "
+                         "measure; evaluate it without --hint-sweep")
     if colorizer.size is None and not args.image_size:
         raise ValueError("this SavedModel does not record its trained size; pass --image-size")
     paths = paths[: args.limit] if args.limit else paths
@@ -254,7 +289,7 @@ def run(args):
     with RunLock(args.model, "irodori-evaluate", hint="wait for it to finish") if own_report else nullcontext():
         os.makedirs(out, exist_ok=True)
         evaluate_to(out, colorizer, paths, data_label, args.model, args.image_size, sketch_method or "xdog",
-                    sketch_paths, history_path, args.batch_size, progress=sys.stdout.isatty())
+                    sketch_paths, history_path, args.batch_size, progress=sys.stdout.isatty(), hint_counts=hint_counts)
     return 0
 
 

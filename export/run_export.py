@@ -4,7 +4,8 @@
 <run>/export/models.config           TF Serving model config
 <run>/export/tflite/model_fp32.tflite, model_fp16.tflite (+ model_dynamic / model_int8)
 <run>/colorized_sample.png           gray input | colourised by the exported SavedModel | original
-                                     (sketch models: sketch, every colouring, original as a sheet)
+                                     (sketch models: sketch, every colouring, original as a sheet;
+                                     models trained with hints add the colouring with 5 hints)
 """
 
 import argparse
@@ -20,6 +21,7 @@ from export.atomic import write_atomically  # noqa: E402
 
 EXTRA_QUANTIZATIONS = ("dynamic", "int8")
 SAMPLE_NAME = "colorized_sample.png"
+SAMPLE_HINTS = 5  # hints from the original in the sample of a model trained with hints
 
 
 def representative_conditions(config, run_dir, count=32):
@@ -43,11 +45,15 @@ def write_sample(saved_model_dir, image_path, out_path, task="gray"):
     """Colour one picture at its full resolution with the reloaded SavedModel.
 
     The input is the picture's gray version (gray task) or its XDoG line art (sketch task).
+    A model trained with hints also colours it with SAMPLE_HINTS hints from the original (the
+    evaluation sweep's, export.hint_sweep, at the trained size), marked where they are:
+    input | automatic | with 5 hints | original; sketches get a "5 hints" cell (first colouring).
     """
     import cv2
     import numpy as np
     import tensorflow as tf
 
+    from export.hint_sweep import hint_patches, mark_hints, paint_hints, picture_seed
     from export.pictures import contact_sheet, write_png
     from pipeline import sketch
     from pipeline.color import to_uint8
@@ -58,14 +64,25 @@ def write_sample(saved_model_dir, image_path, out_path, task="gray"):
         gray = to_uint8(sketch.extract(tf.constant(original, tf.float32) / 255.0, "xdog")).numpy()
     else:
         gray = cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None]
-    signatures = tf.saved_model.load(saved_model_dir).signatures
+    loaded = tf.saved_model.load(saved_model_dir)
+    signatures, hinted = loaded.signatures, "colorize_hinted" in loaded.signatures
+    if hinted:
+        patches = hint_patches(original, SAMPLE_HINTS, int(loaded.trained_size.numpy()), picture_seed(image_path))
+        hinted_inputs = {"images": tf.constant(gray[None]), "saturation": tf.constant(1.0),
+                         "hints": tf.constant(paint_hints(patches, *original.shape[:2])[None])}
     if "colorize_all" in signatures:  # sketch model: every colouring, numbered as irodori-colorize --pick
         colorings = signatures["colorize_all"](images=tf.constant(gray[None]),
                                                saturation=tf.constant(1.0))["colorings"].numpy()[0]
-        labels = ["sketch", *map(str, range(1, len(colorings) + 1)), "original"]
-        return write_png(out_path, contact_sheet([gray, *colorings, original], labels))
-    colored = signatures["serving_default"](images=tf.constant(gray[None]))["colorized"].numpy()[0]
-    return write_png(out_path, np.concatenate([np.repeat(gray, 3, axis=-1), colored, original], axis=1))
+        cells, labels = [gray, *colorings], ["sketch", *map(str, range(1, len(colorings) + 1))]
+        if hinted:
+            first = signatures["colorize_all_hinted"](**hinted_inputs)["colorings"].numpy()[0, 0]
+            cells, labels = [*cells, mark_hints(first, patches)], [*labels, f"{SAMPLE_HINTS} hints"]
+        return write_png(out_path, contact_sheet([*cells, original], [*labels, "original"]))
+    automatic = signatures["serving_default"](images=tf.constant(gray[None]))["colorized"].numpy()[0]
+    panels = [np.repeat(gray, 3, axis=-1), automatic]
+    if hinted:
+        panels.append(mark_hints(signatures["colorize_hinted"](**hinted_inputs)["colorized"].numpy()[0], patches))
+    return write_png(out_path, np.concatenate([*panels, original], axis=1))
 
 
 def export_run(run_dir, generator=None, quantize=(), sample_image=None, log=print):
