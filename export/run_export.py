@@ -38,7 +38,15 @@ def representative_conditions(config, run_dir, count=32):
                     else lab_example)
     dataset = build_dataset(paths, dataclasses.replace(config.pipeline, batch_size=1), training=False,
                             make_example=make_example)
-    return [condition.numpy() for condition, _ in dataset]
+    if not config.data.hints:
+        return [condition.numpy() for condition, _ in dataset]
+    from pipeline.hints import with_simulated_hints
+
+    # Hints as training draws them (about half the pictures get none): the hint channels' range is
+    # calibrated too, and the TFLite comparisons see hinted inputs.
+    return [with_simulated_hints(condition[0], target[0], [config.pipeline.seed, index],
+                                 strokes=config.data.task == "sketch")[None].numpy()
+            for index, (condition, target) in enumerate(dataset)]
 
 
 def write_sample(saved_model_dir, image_path, out_path, task="gray"):

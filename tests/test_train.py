@@ -70,8 +70,8 @@ def test_run_writes_every_artefact(demo_run):
     assert sorted(report) == ["fp16", "fp32"]
     assert report["fp32"]["psnr_vs_fp32_db"] is None and report["fp16"]["psnr_vs_fp32_db"] > 40
     assert report["fp16"]["size_vs_fp32"] < 0.55
-    # gray input | colourised | original, each at the validation picture's own 64 px size
-    assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (3 * 64, 64)
+    # gray input | automatic | with 5 hints | original, each at the validation picture's own 64 px size
+    assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (4 * 64, 64)
 
 
 def test_run_evaluates_its_validation_split_like_irodori_evaluate(demo_run, tmp_path):
@@ -207,6 +207,8 @@ def test_no_hints_trains_the_classic_pix2pix_and_old_runs_resume_without_hints(t
     assert train.main(argv + ["--epochs", "2"]) == 0
     assert keras.models.load_model(os.path.join(out, "generator.keras")).input_shape[-1] == 1
     assert json.load(open(config_path))["data"]["hints"] is False
+    # The classic sample: gray input | colourised | original.
+    assert keras.utils.load_img(os.path.join(out, "colorized_sample.png")).size == (3 * 64, 64)
     capsys.readouterr()
     assert train.main(argv + ["--epochs", "3", "--hints"]) == 2  # turning hints on is a new run
     error = capsys.readouterr().err.strip()
