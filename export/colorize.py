@@ -2,8 +2,9 @@
 
 Models trained with hints also take colour hints (--hints / --hint-image): a points JSON file
 or an RGBA hint image per picture, in the picture's own upright pixel coordinates, matched by
-name when a folder is given (page.png -> page.hints.json, page.json, page_hints.png,
-page_hints.webp). Every hints file is checked before anything is written.
+name when a folder is given (page.png -> page.hints.json or page.json for --hints,
+page_hints.png or page_hints.webp for --hint-image). Every hints file is checked before
+anything is written.
 """
 
 import argparse
@@ -86,16 +87,15 @@ def upright_size(path):
     return (height, width) if exif_orientation(contents) in (5, 6, 7, 8) else (width, height)
 
 
-HINT_IMAGE_SUFFIXES = ("_hints.png", "_hints.webp")  # the names export.hints.hints_for looks for
-
-
 def is_hints_file(path, hints_source):
     """True for a listed picture that is a hints file, not a picture to colour: the hints source
     itself, or a <name>_hints.png/.webp directly inside a hints folder."""
+    from export.hints import HINT_IMAGE_SUFFIXES
+
     if not os.path.isdir(hints_source):
         return os.path.realpath(path) == os.path.realpath(hints_source)
     return (os.path.dirname(os.path.realpath(path)) == os.path.realpath(hints_source)
-            and os.path.basename(path).endswith(HINT_IMAGE_SUFFIXES))
+            and os.path.basename(path).endswith(HINT_IMAGE_SUFFIXES))  # the names hints_for looks for
 
 
 def main(argv=None):
@@ -127,14 +127,15 @@ def main(argv=None):
                             help="colour hints as points: a JSON file of [x, y, r, g, b] or [x, y, r, g, b, size] "
                             "(a size x size px square; default 1) in the picture's pixels, x to the right and y "
                             "down from the top-left of the upright picture, for one input picture; or a folder "
-                            "where each picture's hints are found by name (page.png -> page.hints.json, "
-                            "page.json, page_hints.png or page_hints.webp); pictures without one are coloured "
-                            "automatically. Only for models trained with hints")
+                            "where each picture's points are found by name (page.png -> page.hints.json or "
+                            "page.json); pictures without one are coloured automatically. Only for models "
+                            "trained with hints")
     hint_flags.add_argument("--hint-image", metavar="PATH",
                             help="colour hints as PaintsChainer draws them: an RGBA PNG or WebP of the picture's "
                             "upright size whose non-transparent pixels are the hints, for one input picture; or a "
-                            "folder matched by name as for --hints (it may be the input folder: its *_hints.png "
-                            "and *_hints.webp files are then hints, not pictures to colour)")
+                            "folder matched by name (page.png -> page_hints.png or page_hints.webp; it may be the "
+                            "input folder: its *_hints.png and *_hints.webp files are then hints, not pictures "
+                            "to colour)")
     args = parser.parse_args(argv)
     hints_source = args.hints or args.hint_image
     if hints_source is not None and not os.path.exists(hints_source):
@@ -156,7 +157,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from export.colorizer import Colorizer
-    from export.hints import HintError, hints_for, load_hints
+    from export.hints import HintError, check_form, hints_for, load_hints
     from export.outputs import InputWouldBeOverwritten, is_inside, refuse_inputs, skipped_line, split_existing
     from pipeline.decode import list_image_files, read_image, short_error
 
@@ -200,16 +201,21 @@ def main(argv=None):
     planned = {path: [os.path.join(args.out, name)
                       for name in output_names(stems[path], colorizer.colorings or 1, args.pick, args.sheet)]
                for path in paths}
-    try:
-        refuse_inputs([output for outputs in planned.values() for output in outputs], paths + hint_files)
+    form = "points" if args.hints else "image"
+    all_hints = {path: hints_for(path, hints_source, form) for path in paths} if hints_source else {}
+    try:  # hints files are inputs too: no output may land on one
+        refuse_inputs([output for outputs in planned.values() for output in outputs],
+                      paths + hint_files + [hint_path for hint_path in all_hints.values() if hint_path])
     except InputWouldBeOverwritten as error:
         print(f"irodori-colorize: error: {error}", file=sys.stderr)
         return 2
     to_write, skipped = split_existing(planned, args.overwrite)
     # Every hints file that will be used is read and checked now, so a bad one costs no output.
-    hint_paths = {path: hints_for(path, hints_source) for path in to_write} if hints_source else {}
+    hint_paths = {path: all_hints[path] for path in to_write} if hints_source else {}
     try:
         for path, hint_path in hint_paths.items():
+            if hint_path:
+                check_form(hint_path, form)
             size = upright_size(path) if hint_path else None
             if size is not None:
                 load_hints(hint_path, *size)

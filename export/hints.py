@@ -13,6 +13,9 @@ import os
 import numpy as np
 
 HINT_IMAGE_EXTENSIONS = (".png", ".webp")
+# What a picture's hints file is called in a folder, in the order looked for (page.png -> page.hints.json, ...).
+HINTS_FILE_SUFFIXES = (".hints.json", ".json", "_hints.png", "_hints.webp")
+HINT_IMAGE_SUFFIXES = tuple(suffix for suffix in HINTS_FILE_SUFFIXES if suffix.endswith(HINT_IMAGE_EXTENSIONS))
 
 
 class HintError(ValueError):
@@ -72,6 +75,15 @@ def read_hint_image(path, width, height):
     return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
 
 
+def check_form(path, form):
+    """HintError unless a hints file is of the form its flag names: "points" (.json) or "image"."""
+    is_points = path.lower().endswith(".json")
+    if form == "points" and not is_points:
+        raise HintError(f"{path}: --hints takes a .json points file; pass a hint image with --hint-image")
+    if form == "image" and is_points:
+        raise HintError(f"{path}: --hint-image takes an RGBA .png or .webp; pass a .json points file with --hints")
+
+
 def load_hints(path, width, height):
     """A hints file (.json points) or hint image -> uint8 RGBA [height, width, 4]; HintError if unusable."""
     if path.lower().endswith(".json"):
@@ -86,14 +98,15 @@ def load_hints(path, width, height):
     raise HintError(f"{path}: hints are a .json points file or an RGBA {'/'.join(HINT_IMAGE_EXTENSIONS)} image")
 
 
-def hints_for(picture_path, hints_source):
+def hints_for(picture_path, hints_source, form=None):
     """The hints file of one picture: hints_source itself, or in a folder the file named after the
-    picture (page.png -> page.hints.json, page.json, page_hints.png or page_hints.webp); None when
-    the folder has none."""
+    picture (page.png -> page.hints.json, page.json, page_hints.png or page_hints.webp; with form
+    "points" only the .json names, with "image" only the images); None when the folder has none."""
     if not os.path.isdir(hints_source):
         return hints_source
     stem = os.path.splitext(os.path.basename(picture_path))[0]
-    for name in (f"{stem}.hints.json", f"{stem}.json", f"{stem}_hints.png", f"{stem}_hints.webp"):
+    suffixes = {"points": (".hints.json", ".json"), "image": HINT_IMAGE_SUFFIXES}.get(form, HINTS_FILE_SUFFIXES)
+    for name in [stem + suffix for suffix in suffixes]:
         candidate = os.path.join(hints_source, name)
         if os.path.isfile(candidate):
             return candidate

@@ -147,9 +147,16 @@ def test_a_bad_hints_file_is_one_line_and_nothing_is_written(model, tmp_path, ca
     art.mkdir(), hints.mkdir()
     for name in ("a", "m", "z"):  # a and m come first, with good hints or none
         write_rgb(art / f"{name}.png", picture())
-    write_json(hints / "a.hints.json", [square(5, 5, 3)])
+    points = "json" in case or case in ("point outside", "bad colour")
+    if points:
+        write_json(hints / "a.hints.json", [square(5, 5, 3)])
+    else:
+        good = np.zeros((48, 64, 4), np.uint8)
+        good[5:8, 5:8] = (*HINT, 255)
+        write_hint_image(hints / "a_hints.png", good)
     write_bad(hints)
-    code, err = run(capsys, art, "-o", tmp_path / "out", "--model", model, "--hints", hints)
+    flag = "--hints" if points else "--hint-image"
+    code, err = run(capsys, art, "-o", tmp_path / "out", "--model", model, flag, hints)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("irodori-colorize: error: "), err
     assert words in lines[0] and str(hints / "z") in lines[0]  # names the bad file
@@ -188,3 +195,32 @@ def test_hints_on_an_exif_rotated_jpeg_are_in_upright_pixels(model, tmp_path, ca
     assert output.shape == (48, 32, 3)
     assert_hinted_square(output, upright, 6, 27, 14)
     assert_gray(output[:18])
+
+
+@pytest.mark.parametrize("flag, name, words", [("--hints", "a_hints.png", "--hints takes a .json points file"),
+                                               ("--hint-image", "a.hints.json", "--hint-image takes an RGBA")])
+def test_each_flag_takes_its_own_form_of_hints(model, tmp_path, capsys, flag, name, words):
+    page = write_rgb(tmp_path / "a.png", picture())
+    if name.endswith(".json"):
+        write_json(tmp_path / name, [square(5, 5, 3)])
+    else:
+        write_hint_image(tmp_path / name, np.zeros((48, 64, 4), np.uint8))
+    code, err = run(capsys, page, "-o", tmp_path / "out", "--model", model, flag, tmp_path / name)
+    assert code == 2 and err.strip().count("\n") == 0 and words in err, err
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_an_output_never_lands_on_a_hints_file(model, tmp_path, capsys):
+    """pages/a_hints.png is a picture to colour; its output would be hints/a_hints.png, the hint image
+    of pages/a.png: refused even with --overwrite, and the hint image is unchanged."""
+    pages, hints = tmp_path / "pages", tmp_path / "hints"
+    pages.mkdir(), hints.mkdir()
+    write_rgb(pages / "a.png", picture())
+    write_rgb(pages / "a_hints.png", picture(seed=2))
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[5:8, 5:8] = (*HINT, 255)
+    write_hint_image(hints / "a_hints.png", rgba)
+    before = (hints / "a_hints.png").read_bytes()
+    code, err = run(capsys, pages, "-o", hints, "--model", model, "--hint-image", hints, "--overwrite")
+    assert code == 2 and "a_hints.png" in err and err.strip().count("\n") == 0, err
+    assert (hints / "a_hints.png").read_bytes() == before and sorted(os.listdir(hints)) == ["a_hints.png"]
