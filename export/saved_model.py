@@ -103,8 +103,12 @@ class ColorizerModule(tf.Module):
                               lambda: TASK_GRAPHS[self.task](self.network, rgb, self.model_size))
             return tf.io.encode_png(colored[0])
 
-        return {"png_bytes": tf.map_fn(one, (image_bytes, hint_png_bytes),
-                                       fn_output_signature=tf.TensorSpec([], tf.string), parallel_iterations=1)}
+        # One hint entry per picture, or a shifted list would colour pictures with others' hints.
+        paired = tf.debugging.assert_equal(tf.size(image_bytes), tf.size(hint_png_bytes), message=(
+            "hint_png_bytes needs one entry per image_bytes entry (\"\" = no hints for that picture)"))
+        with tf.control_dependencies([paired]):
+            return {"png_bytes": tf.map_fn(one, (image_bytes, hint_png_bytes),
+                                           fn_output_signature=tf.TensorSpec([], tf.string), parallel_iterations=1)}
 
     def _all_colorings(self, images, saturation, hints=None):
         count = self.generator.output_shape[-1] // 3

@@ -73,6 +73,10 @@ def test_no_hints_or_empty_hints_answer_as_the_signatures_without_hints(hinted_e
     np.testing.assert_array_equal(decoded[0], tf.io.decode_png(by_bytes[0]).numpy())
     np.testing.assert_array_equal(decoded[1], plain[0])
     np.testing.assert_array_equal(decoded[2], hinted[0])
+    for hint_count in (0, 2, 4):  # one hint entry per picture, not more, not fewer
+        with pytest.raises(tf.errors.InvalidArgumentError, match="one entry per image_bytes entry"):
+            signatures["colorize_bytes_hinted"](image_bytes=tf.stack([png, png, png]),
+                                                hint_png_bytes=tf.constant([b""] * hint_count, tf.string))
 
 
 def test_a_hint_copying_network_shows_the_hint_colour_where_it_was_put(copier_exports, tmp_path):
