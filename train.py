@@ -188,7 +188,15 @@ def saved_config(out):
     """The RunConfig of the run in out, or None for a new run."""
     from model.run_config import CONFIG_NAME, RunConfig
 
-    return RunConfig.load(out) if os.path.exists(os.path.join(out, CONFIG_NAME)) else None
+    path = os.path.join(out, CONFIG_NAME)
+    if not os.path.exists(path):
+        if os.path.isdir(os.path.join(out, "checkpoints")):  # which networks they hold is unknown: say so
+            raise ValueError(f"{out} holds checkpoints but no {CONFIG_NAME}; pass a new --out")
+        return None
+    try:
+        return RunConfig.load(out)
+    except (ValueError, TypeError) as error:  # JSON or fields that are not a run's config
+        raise ValueError(f"{path} is not a readable run config ({error}); pass a new --out") from None
 
 
 def write_or_check_config(out, config):

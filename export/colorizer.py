@@ -133,8 +133,8 @@ class Colorizer:
         from pipeline.color import to_uint8
 
         if hints is not None and not self.hinted:
-            raise ValueError("this model was trained without hints (--no-hints); colour without --hints or "
-                             "--hint-image, or train a model with hints")
+            raise ValueError("this model was trained without hints (--no-hints): it takes none; colour without "
+                             "hints, or with a model trained with hints")
         if self.kind == "saved_model":
             name = SIGNATURES[self.task, hints is not None]
             inputs = {"images": to_uint8(images), "saturation": tf.constant(saturation, tf.float32)}

@@ -46,8 +46,8 @@ def up_block(x, skip, filters, name):
 class SGRUGenerator(AnySizeGenerator):
     """Swish-Gated Residual U-Net (Liu, Chen and Hu, 2018): one sketch, several colourings.
 
-    Input: sketch (batch, H, W, 1) in [-1, 1] (lines dark), H and W multiples of
-    2**num_levels. Output: (batch, H, W, 3 * num_outputs) in [-1, 1]; channels
+    Input: sketch (batch, H, W, in_channels) in [-1, 1] (lines dark; with hints, channels 2-5 are
+    the hint RGB and mask, see pipeline.hints), H and W multiples of 2**num_levels. Output: (batch, H, W, 3 * num_outputs) in [-1, 1]; channels
     3i..3i+2 are colouring i in RGB. Encoder: a 3x3 conv to `filters`, then num_levels
     swish-gated down blocks, each halving the size and doubling the channels. Decoder:
     swish-gated up blocks with skip concatenations, then a 1x1 conv and tanh.

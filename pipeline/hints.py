@@ -1,5 +1,5 @@
 """Colour hints as network inputs: an RGBA hint image at the picture's size -> hint colour and
-mask at the network's size.
+mask at the network's size (inference), and hints simulated from the truth (training).
 
 Resizing must not lose hints: a 1 px hint on a 4000 px page covers 1/240 of a 256 px pixel,
 which an ordinary resize of the hint colours would average away. The colour is therefore
@@ -98,7 +98,7 @@ STROKE_SPACING = 2
 
 
 def stroke_plan(seed, height, width, corners):
-    """Turn about STROKE_SHARE of the patches into strokes: (sides [K], segment corners [K, L, 2]).
+    """Turn about STROKE_SHARE of the patches into strokes: (is_stroke [K], segment corners [K, L, 2]).
 
     A square patch keeps its side and repeats its corner L times; a stroke starts at its
     patch's corner and steps along a random direction, every segment kept inside the picture.

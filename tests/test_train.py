@@ -280,3 +280,16 @@ def test_mixed_precision_and_jit_train_and_export_float32(tmp_path, capsys):
     generator = keras.models.load_model(os.path.join(out, "generator.keras"))
     assert {layer.dtype_policy.name for layer in generator.layers} == {"float32"}
     assert os.path.exists(os.path.join(out, "export", "tflite", "model_fp16.tflite"))
+
+
+def test_an_unreadable_run_config_is_one_line_naming_it(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{")
+    assert train.main(TINY + ["--out", str(broken)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and str(broken / "config.json") in error and "not a readable run config" in error
+    orphan = tmp_path / "orphan"
+    (orphan / "checkpoints").mkdir(parents=True)
+    assert train.main(TINY + ["--out", str(orphan)]) == 2
+    assert "holds checkpoints but no config.json" in capsys.readouterr().err
