@@ -99,14 +99,13 @@ def _picture(path, sketch_path=None):
     """(uint8 RGB truth [H, W, 3], float picture for evaluate.model_input: RGB, + the sketch when paired)."""
     import tensorflow as tf
 
+    from pipeline.dataset import with_sketch
     from pipeline.decode import read_image
 
     truth = read_image(path, dtype=tf.uint8)
     image = tf.image.convert_image_dtype(truth, tf.float32)
     if sketch_path is not None:  # the artist's sketch, at the picture's size (as pipeline.dataset pairs them)
-        lines = tf.image.rgb_to_grayscale(read_image(sketch_path))
-        lines = tf.clip_by_value(tf.image.resize(lines, tf.shape(image)[:2], antialias=True), 0.0, 1.0)
-        image = tf.concat([image, lines], axis=-1)
+        image = with_sketch(image, sketch_path)
     return truth.numpy(), image
 
 

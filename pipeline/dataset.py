@@ -83,6 +83,13 @@ def pair_by_name(color_paths, sketch_paths, log=None):
     return [colors[name] for name in common], [sketches[name] for name in common]
 
 
+def with_sketch(image, sketch_path):
+    """RGB in [0, 1] [H, W, 3] + the artist's sketch file, gray, resized to it -> [H, W, 4]."""
+    lines = tf.image.rgb_to_grayscale(read_image(sketch_path))
+    lines = tf.clip_by_value(tf.image.resize(lines, tf.shape(image)[:2], antialias=True), 0.0, 1.0)
+    return tf.concat([image, lines], axis=-1)
+
+
 def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example, sketch_paths=None,
                   start_element=0):
     """A dataset of (condition, target) batches from image files.
@@ -107,11 +114,7 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
 
     def load(path, sketch_path=None):
         image = augment.resize_shorter_side(read_image(path, min_side=resize_to), resize_to)
-        if sketch_path is None:
-            return image
-        lines = tf.image.rgb_to_grayscale(read_image(sketch_path))
-        lines = tf.clip_by_value(tf.image.resize(lines, tf.shape(image)[:2], antialias=True), 0.0, 1.0)
-        return tf.concat([image, lines], axis=-1)
+        return image if sketch_path is None else with_sketch(image, sketch_path)
 
     if sketch_paths is not None and len(sketch_paths) != len(paths):
         raise ValueError(f"sketch_paths must match paths one to one; received {len(sketch_paths)} "
