@@ -225,7 +225,7 @@ def write_or_check_config(out, config):
 def run(args):
     """Train (or resume) the run of these flags; returns its directory."""
     from export.run_lock import RunLock
-    from model.distribute import make_strategy
+    from model.distribute import input_share, make_strategy
     from model.training_run import TrainingRun, nothing_decodes_is_one_line
 
     config = resolve_configs(args, saved_config(args.out or default_out(args.data)))
@@ -239,7 +239,8 @@ def run(args):
     out = run_dir if chief else os.path.join(run_dir, f".worker-{worker_index}")
     with RunLock(out, "irodori-train"), nothing_decodes_is_one_line():
         write_or_check_config(out, config)
-        training = TrainingRun(config, run_dir, out, strategy, chief, cache_dir=args.cache_dir)
+        training = TrainingRun(config, run_dir, out, strategy, chief, cache_dir=args.cache_dir,
+                               share=input_share(config.train.strategy))
         training.prepare_inputs()
         training.build()
         training.restore()

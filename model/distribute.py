@@ -34,6 +34,18 @@ def make_strategy(name):
     return strategy, chief, task.get("index", 0)
 
 
+def input_share(name):
+    """(this worker's input pipeline index, number of input pipelines) for --strategy: (0, 1) but under
+    multiworker, where a chief (if the cluster names one) is pipeline 0 and the workers follow it."""
+    if name != "multiworker":
+        return 0, 1
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    chiefs = len(cluster.get("chief", []))
+    index = task.get("index", 0) + (chiefs if task.get("type") == "worker" else 0)
+    return index, chiefs + len(cluster.get("worker", []))
+
+
 def replica_spread(variables, strategy):
     """Largest difference between the replicas' copies of the variables (0 when in sync).
 

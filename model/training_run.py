@@ -85,9 +85,10 @@ def trim_history(path, finished_epochs):
 class TrainingRun:
     """config: a RunConfig; run_dir: the run directory (the chief's); out: where this worker writes."""
 
-    def __init__(self, config, run_dir, out, strategy, chief=True, cache_dir=None):
-        """cache_dir: where the decoded pictures are kept on disk ("" for nowhere; default <out>/cache)."""
-        self.config, self.run_dir, self.out = config, run_dir, out
+    def __init__(self, config, run_dir, out, strategy, chief=True, cache_dir=None, share=(0, 1)):
+        """cache_dir: where the decoded pictures are kept on disk ("" for nowhere; default <out>/cache).
+        share: (this worker's input pipeline, number of them) under multiworker (model.distribute.input_share)."""
+        self.config, self.run_dir, self.out, self.share = config, run_dir, out, share
         self.cache_dir = os.path.join(out, "cache") if not cache_dir else cache_dir  # out: this worker's own
         if cache_dir and out != run_dir:  # another worker under a --cache-dir: a cache of its own beside the chief's
             self.cache_dir = os.path.join(cache_dir, os.path.basename(out))
@@ -119,8 +120,9 @@ class TrainingRun:
         batch_size = self.config.pipeline.batch_size
         from pipeline.dataset import SkippedFiles
 
-        # Files broken behind a good header: left out of the stream, remembered for exact resumes.
-        self.skipped = SkippedFiles(os.path.join(self.run_dir, SKIPPED_FILES), remember=self.chief)
+        # Files broken behind a good header: left out of the stream, remembered for exact resumes. Each
+        # worker reads only its share of the training files, so each keeps its own record in its folder.
+        self.skipped = SkippedFiles(os.path.join(self.out, SKIPPED_FILES))
         self.val_ds = self.dataset(self.val_paths, training=False) if self.val_paths else None
         if self.val_ds is not None and self.strategy.num_replicas_in_sync > 1:
             # Distributed validation needs whole batches; the final evaluation still sees every image.
@@ -131,6 +133,9 @@ class TrainingRun:
             else:
                 self.val_ds = self.val_ds.unbatch().batch(batch_size, drop_remainder=True)
         self.steps = self.config.train.steps_per_epoch or max(1, len(self.train_paths) // batch_size)
+        if len(self.train_paths) < self.share[1]:
+            raise ValueError(f"{len(self.train_paths)} training pictures cannot be shared among {self.share[1]} "
+                             "workers; add pictures or use fewer workers")
         if self.config.pipeline.cache:
             self.check_memory_cache_fits()
 
@@ -139,7 +144,8 @@ class TrainingRun:
         from pipeline.headers import available_memory, decoded_bytes
 
         load_size = self.config.pipeline.resolved_load_size
-        needed = decoded_bytes(self.train_paths, load_size, 4 if self.partner else 3)
+        index, count = self.share
+        needed = decoded_bytes(self.train_paths[index::count], load_size, 4 if self.partner else 3)
         available = available_memory()
         if available is not None and needed > 0.8 * available:
             raise ValueError(f"--cache would keep {len(self.train_paths)} pictures at {load_size} px in memory, about "
@@ -153,10 +159,15 @@ class TrainingRun:
         sketches = [self.partner[p] for p in paths] if self.partner else None
         built = build_dataset(paths, self.config.pipeline, training, make_example=self.make_example,
                               sketch_paths=sketches, start_element=start_step * self.config.pipeline.batch_size,
-                              skipped=self.skipped, cache_dir=self.cache_dir)
-        # Under multiworker each worker builds the same stream and keeps its share of every batch.
+                              skipped=self.skipped, cache_dir=self.cache_dir,
+                              share=self.share if training else (0, 1))
+        # Under multiworker a training stream is this worker's own (build_dataset shares the files out),
+        # so tf.distribute must not shard it again; a validation stream is the same on every worker,
+        # which keeps its share of every batch.
         options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF if training and self.share[1] > 1
+            else tf.data.experimental.AutoShardPolicy.DATA)
         return built.with_options(options)
 
     # -- models ------------------------------------------------------------------------------------
@@ -240,7 +251,7 @@ class TrainingRun:
         count = self.skipped.take_epoch_count()
         if count:
             print(f"warning: epoch {epoch + 1}: {count} file(s) failed to decode and were left out "
-                  f"(listed in {os.path.join(self.run_dir, SKIPPED_FILES)})", file=sys.stderr)
+                  f"(listed in {os.path.join(self.out, SKIPPED_FILES)})", file=sys.stderr)
 
     def fit(self):
         """L1 pretraining (if asked), then the adversarial phase, each resumed where it stopped."""

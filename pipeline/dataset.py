@@ -199,7 +199,7 @@ def disk_cache_folder(cache_dir, rows, load_size):
 
 
 def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_example, sketch_paths=None,
-                  start_element=0, skipped=None, cache_dir=None):
+                  start_element=0, skipped=None, cache_dir=None, share=(0, 1)):
     """A dataset of (condition, target) batches from image files.
 
     Training: an endless stream, reshuffled every epoch, random jitter + flip with
@@ -218,8 +218,20 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     cache_dir: training without cfg.cache: keep the decoded, resized pictures (uint8) on disk
         there, written during the first epoch, read by every later epoch, by resumed runs and by
         other runs with the same files (names, sizes, times) and load size (disk_cache_folder).
+    share: training under multiworker, (index, count): this worker reads, decodes and caches only
+        the files at positions index, index + count, ...; tf.distribute (auto-sharding off) takes
+        batch_size / count elements of every global batch from this worker's own stream, so
+        start_element counts elements of the global stream. Per-element seeds interleave, so no two
+        workers draw the same jitter or hints.
     """
     paths = list(paths)
+    worker, workers = share if training else (0, 1)
+    if workers > 1:
+        paths = paths[worker::workers]
+        sketch_paths = None if sketch_paths is None else list(sketch_paths)[worker::workers]
+        if start_element % workers:
+            raise ValueError(f"start_element {start_element} is not a whole number of {workers} workers' shares")
+        start_element //= workers
     if not paths:
         raise ValueError("build_dataset needs at least one image file")
     skipped = skipped or SkippedFiles()
@@ -297,7 +309,7 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     seeded = tf.data.Dataset.zip((images, tf.data.Dataset.counter(start=start_element)))
 
     def transform(image, index):
-        seed = tf.stack([tf.constant(cfg.seed, tf.int64), index])
+        seed = tf.stack([tf.constant(cfg.seed, tf.int64), index * workers + worker])
         jitter_seed, example_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         return make_example(augment.random_jitter(image, size, jitter_seed, flip=cfg.flip), example_seed)
 

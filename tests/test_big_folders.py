@@ -201,3 +201,22 @@ def test_a_broken_validation_picture_never_stops_training(folder):
     val = [broken_behind_header(root / "p00.png")]
     stream = build_dataset(val, CFG, False, make_example=identity_example, skipped=SkippedFiles(log=io.StringIO()))
     assert list(stream) == []  # it ends, empty; no error
+
+
+@pytest.mark.parametrize("mode", ["files", "disk cache"])
+def test_two_workers_share_the_files_each_sees_its_own_once_per_epoch_and_resumes_exactly(folder, mode):
+    root, paths = folder
+    streams = []
+    for worker in range(2):
+        cache = str(root / f"cache{worker}") if mode == "disk cache" else None
+        streams.append(ids(build_dataset(paths, CFG, True, make_example=identity_example, cache_dir=cache,
+                                         share=(worker, 2)), 12))  # four epochs of a 6-picture share
+        # A run resumed at global step 5 (10 elements of the global stream, 5 of each worker's).
+        resumed = build_dataset(paths, CFG, True, make_example=identity_example, cache_dir=cache,
+                                share=(worker, 2), start_element=10)
+        assert ids(resumed, 4) == streams[-1][5:13]
+    assert set(streams[0]) == set(range(0, 12, 2)) and set(streams[1]) == set(range(1, 12, 2))
+    for stream in streams:
+        assert all(sorted(stream[6 * k:6 * (k + 1)]) == sorted(set(stream)) for k in range(4))
+    with pytest.raises(ValueError, match="start_element 3 is not a whole number of 2 workers' shares"):
+        build_dataset(paths, CFG, True, share=(0, 2), start_element=3)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import model.unet  # noqa: F401  (registers the generator class for loading)
+from pipeline.dataset import split_train_val
 from tests.test_train import TINY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -99,6 +100,42 @@ def test_two_replica_step_equals_the_single_device_step_on_the_global_batch():
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * scale, err_msg=f"{network} variable {index}")
 
 
+# train.py with every picture that a training stream reads written to $DECODE_LOG (file name per
+# line); the chief's export afterwards reads pictures of its own for int8 calibration.
+RECORDING_DECODES = """
+import os
+import sys
+import tensorflow as tf
+import pipeline.dataset
+read_image, build_dataset = pipeline.dataset.read_image, pipeline.dataset.build_dataset
+log = open(os.environ["DECODE_LOG"], "a")
+
+
+def record(path):
+    log.write(os.path.basename(path.numpy().decode()) + "\\n")
+    log.flush()
+    return True
+
+
+def recorded_read_image(path, **options):
+    with tf.control_dependencies([tf.py_function(record, [path], tf.bool)]):
+        return read_image(path, **options)
+
+
+def build_recorded_dataset(paths, cfg, training, **options):
+    pipeline.dataset.read_image = recorded_read_image if training else read_image  # traced while built
+    try:
+        return build_dataset(paths, cfg, training, **options)
+    finally:
+        pipeline.dataset.read_image = read_image
+
+
+pipeline.dataset.build_dataset = build_recorded_dataset
+import train
+sys.exit(train.main(sys.argv[1:]))
+"""
+
+
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
@@ -120,14 +157,15 @@ def test_mirrored_on_two_logical_cpus_keeps_replicas_in_sync(tmp_path):
     assert os.path.exists(out / "export" / "irodori" / "1" / "saved_model.pb")
 
 
-def test_multiworker_with_two_local_workers_ends_with_identical_weights(tmp_path):
+def test_multiworker_with_two_local_workers_ends_with_identical_weights_and_shares_the_files(tmp_path):
     out = tmp_path / "multi"
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
     workers = []
     for index in range(2):
-        env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        workers.append(subprocess.Popen([sys.executable, "train.py", *ARGS, "--strategy", "multiworker",
-                                         "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+               "DECODE_LOG": str(tmp_path / f"decoded-{index}.txt")}
+        workers.append(subprocess.Popen([sys.executable, "-c", RECORDING_DECODES, *ARGS, "--strategy", "multiworker",
+                                         "--no-cache", "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True))
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs[0][-1500:] + outputs[1][-1500:]
@@ -140,6 +178,13 @@ def test_multiworker_with_two_local_workers_ends_with_identical_weights(tmp_path
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert os.path.exists(out / "export" / "irodori" / "1" / "saved_model.pb")  # the chief exports
     assert not os.path.exists(out / ".worker-1" / "export")  # the other worker does not
+    # Each worker decoded only its half of the training pictures; together, all of them.
+    names = sorted(os.listdir(out / "synthetic_data"))
+    training, validation = split_train_val(names, 0.1)
+    decoded = [(tmp_path / f"decoded-{index}.txt").read_text().split() for index in range(2)]
+    assert len(training) == 19  # 9 or 10 per worker: 6 elements each in 3 steps of 2 epochs, and then some
+    # Once each: the first pass writes each worker's disk cache of its share, and later passes read it.
+    assert sorted(decoded[0]) == training[0::2] and sorted(decoded[1]) == training[1::2]
 
 
 def test_multiworker_without_tf_config_fails_in_one_line(tmp_path):
