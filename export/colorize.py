@@ -64,6 +64,16 @@ def check_model_fits(colorizer, task, pick):
     return None
 
 
+def keras_model_beside(model_path):
+    """The training run's generator.keras for a SavedModel under <run>/export/<name>[/<version>], or None."""
+    folder = os.path.abspath(model_path)
+    for _ in range(3):
+        folder = os.path.dirname(folder)
+        if os.path.isfile(os.path.join(folder, "generator.keras")):
+            return os.path.join(folder, "generator.keras")
+    return None
+
+
 def upright_size(path):
     """(width, height) of a picture as the artist sees it (after EXIF orientation), read from the
     header by Pillow without decoding the pixels; None when Pillow cannot read it (the decoder
@@ -102,16 +112,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="irodori-colorize",
         description="Colour images at their own resolution with an exported model. Grayscale models "
-        "(colour inputs are re-coloured) run at their trained size and their colours are combined with "
-        "each picture's full-resolution lightness: one PNG per input. Sketch models colour line art; "
+        "(colour inputs are re-coloured) run at their trained size (or --render-size) and their colours are "
+        "combined with each picture's full-resolution lightness: one PNG per input. Sketch models colour line art; "
         "when they give several colourings, each is written as <name>_<k>.png plus a contact sheet "
         "<name>_sheet.png, or only one with --pick K. Models trained with hints take colour hints "
         "(--hints or --hint-image) in each picture's own pixel coordinates, upright as it is shown "
         "(after EXIF orientation); all hints files are checked before anything is written.")
     parser.add_argument("inputs", nargs="+", help="image files, folders (recursive) or glob patterns")
     parser.add_argument("-o", "--out", required=True, help="output folder")
-    parser.add_argument("--model", help="a SavedModel (version or model directory) or a .tflite file "
-                        "(default: the newest export under runs/)")
+    parser.add_argument("--model", help="a SavedModel (version or model directory), a .tflite file or a "
+                        "training run's generator.keras (default: the newest export under runs/)")
     parser.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (1 = as predicted)")
     parser.add_argument("--task", choices=("gray", "sketch"),
                         help="what the inputs are; checked against the model, which knows its task")
@@ -122,6 +132,15 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace outputs that already exist (default: keep them and skip those inputs); "
                         "an input picture is never replaced")
+    parser.add_argument("--render-size", metavar="N",
+                        help="run the network at a working size whose shorter side is N px (the picture's shape "
+                        "kept, the longer side rounded to the network's stride) instead of squeezing the picture "
+                        "to the trained size; the colours are still brought back to the full-size picture. Helps "
+                        "big pictures (1-2 MP art), whose detail the trained size blurs away; costs time and "
+                        "memory roughly with the working area. N must be a multiple of 2**num_downs (the stride); "
+                        "N above the picture's shorter side is allowed (the picture is enlarged for the network). "
+                        ".keras models only (a SavedModel or .tflite runs at its trained size); default: the "
+                        "trained size")
     hint_flags = parser.add_mutually_exclusive_group()
     hint_flags.add_argument("--hints", metavar="PATH",
                             help="colour hints as points: a JSON file of [x, y, r, g, b] or [x, y, r, g, b, size] "
@@ -137,6 +156,12 @@ def main(argv=None):
                             "input folder: its *_hints.png and *_hints.webp files are then hints, not pictures "
                             "to colour)")
     args = parser.parse_args(argv)
+    if args.render_size is not None:
+        if not args.render_size.strip().isdigit() or int(args.render_size) < 1:
+            print(f"irodori-colorize: error: --render-size takes a positive number of pixels; received "
+                  f"{args.render_size!r}", file=sys.stderr)
+            return 2
+        args.render_size = int(args.render_size)
     hints_source = args.hints or args.hint_image
     if hints_source is not None and not os.path.exists(hints_source):
         print(f"irodori-colorize: error: no such hints file or folder: {hints_source}", file=sys.stderr)
@@ -191,6 +216,13 @@ def main(argv=None):
     if problem:
         print(f"irodori-colorize: error: {problem}", file=sys.stderr)
         return 2
+    problem = colorizer.render_size_problem(args.render_size) if args.render_size is not None else None
+    if problem:
+        if colorizer.kind != "keras":
+            beside = keras_model_beside(model_path)
+            problem += "; give --model the training run's generator.keras" + (f" ({beside})" if beside else "")
+        print(f"irodori-colorize: error: --render-size {args.render_size}: {problem}", file=sys.stderr)
+        return 2
     if hints_source is not None and not colorizer.hinted:
         flag = "--hints" if args.hints else "--hint-image"
         print(f"irodori-colorize: error: the model was trained without hints; colour without {flag}, "
@@ -244,7 +276,8 @@ def main(argv=None):
             hints = None
             if hint_paths.get(path):  # checked above; read again so that no folder's hints sit in memory
                 hints = load_hints(hint_paths[path], int(picture.shape[1]), int(picture.shape[0]))[None]
-            colorings = colorizer.colorize(picture[None], args.saturation, hints=hints)[0]  # no copy of a big result
+            colorings = colorizer.colorize(picture[None], args.saturation, hints=hints,
+                                           render_size=args.render_size)[0]  # no copy of a big result
             if args.pick is not None and args.pick > len(colorings):
                 raise ValueError(f"--pick {args.pick}: the model gives {len(colorings)} colouring(s)")
             if len(colorings) == 1:

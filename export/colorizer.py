@@ -51,6 +51,24 @@ SIGNATURES = {("gray", False): "colorize_tuned", ("gray", True): "colorize_hinte
               ("sketch", False): "colorize_all", ("sketch", True): "colorize_all_hinted"}
 
 
+def _stride(generator):
+    """The side every input must be a multiple of: 2**num_downs (U-Net), 2**num_levels (SGRU);
+    1 for a generator that records neither (e.g. a test's slicing network, which takes any size)."""
+    for name in ("num_downs", "num_levels"):
+        if getattr(generator, name, None):
+            return 2 ** int(getattr(generator, name))
+    return 1
+
+
+def working_size(height, width, render_size, stride=1):
+    """(h, w) at which the network colours a height x width picture for a render size: the
+    shorter side render_size, the longer one in proportion, rounded to the nearest multiple of
+    stride (at least stride), so the picture keeps its shape within stride / 2 px."""
+    short, long = min(height, width), max(height, width)
+    other = max(stride, round(long * render_size / max(short, 1) / stride) * stride)
+    return (render_size, other) if height <= width else (other, render_size)
+
+
 def _task_of_output_channels(channels):
     """a*b* (2 channels) is the grayscale task; 3K channels are K RGB colourings of a sketch."""
     return ("gray", 1) if channels == 2 else ("sketch", channels // 3)
@@ -81,6 +99,7 @@ class Colorizer:
             self.size = int(generator.image_size)  # inputs are any-size; this is what it trained at
             self.task, self.colorings = _task_of_output_channels(int(generator.output_shape[-1]))
             self.in_channels = int(generator.input_shape[-1])
+            self.stride = _stride(generator)
         elif model_path.endswith(".tflite"):
             from export import tflite
 
@@ -106,6 +125,19 @@ class Colorizer:
         if self.kind != "saved_model":
             self.hinted = self.in_channels > 1
 
+    def render_size_problem(self, render_size):
+        """Why the network cannot colour at a working size whose shorter side is render_size
+        (one line, to follow "render size N: "), or None."""
+        if self.kind == "tflite":
+            return f"a .tflite model has a fixed {self.size} x {self.size} input and colours at that size only"
+        if self.kind == "saved_model":
+            return f"a SavedModel's signatures run the network at its trained size ({self.size} px) only"
+        if render_size < 1 or render_size % self.stride:
+            halvings = self.stride.bit_length() - 1
+            return (f"must be a positive multiple of {self.stride} (the network halves a picture "
+                    f"{halvings} times)")
+        return None
+
     def network(self, condition):
         """The bare network: normalised condition [N, S, S, 1 (+ hint channels)] -> raw output
         [N, S, S, C]. A hinted network given the condition alone gets zero hint channels."""
@@ -122,19 +154,22 @@ class Colorizer:
         # The interpreter's input has batch 1.
         return tf.constant(np.concatenate([tflite.run(self.interpreter, row[None]) for row in condition.numpy()]))
 
-    def __call__(self, images, saturation=1.0, hints=None):
+    def __call__(self, images, saturation=1.0, hints=None, render_size=None):
         """uint8 [N, H, W, 1|3|4] (or float RGB in [0, 1]) -> uint8 colourings [N, K, H, W, 3], NumPy."""
         import numpy as np
 
-        colorings = self.colorize(images, saturation, hints)
+        colorings = self.colorize(images, saturation, hints, render_size)
         return colorings if isinstance(colorings, np.ndarray) else colorings.numpy()
 
-    def colorize(self, images, saturation=1.0, hints=None):
+    def colorize(self, images, saturation=1.0, hints=None, render_size=None):
         """As __call__, without the copy into NumPy that a SavedModel's tensor would need: a
         tf.Tensor for SavedModels, a NumPy array otherwise (irodori-colorize writes either).
 
         hints: None, or uint8 RGBA [N, H, W, 4] at the pictures' size (export.hints makes them
         from points or a hint image); only for a model trained with hints.
+        render_size: None (the network sees the picture squeezed to its trained size, S x S), or
+        the shorter side of the working size the network sees instead, the picture's shape kept
+        (working_size; .keras models only, see render_size_problem).
         """
         import tensorflow as tf
 
@@ -144,6 +179,11 @@ class Colorizer:
         if hints is not None and not self.hinted:
             raise ValueError("this model was trained without hints (--no-hints): it takes none; colour without "
                              "hints, or with a model trained with hints")
+        if render_size is not None:
+            problem = self.render_size_problem(render_size)
+            if problem:
+                raise ValueError(f"render size {render_size}: {problem}")
+            return self._render(images, render_size, saturation, hints)
         if self.kind == "saved_model":
             name = SIGNATURES[self.task, hints is not None]
             inputs = {"images": to_uint8(images), "saturation": tf.constant(saturation, tf.float32)}
@@ -154,3 +194,68 @@ class Colorizer:
         if self.task == "sketch":
             return sketch_colorings(self.network, images, self.size, saturation, hints)
         return colorize_rgb(self.network, images, self.size, saturation, hints)[:, None]
+
+    def _render(self, images, render_size, saturation, hints):
+        """colorize at a working size (h, w) of shorter side render_size: colorize_graph's
+        computation (colorize_rgb, sketch_colorings) with S x S replaced by h x w. Eager only."""
+        import tensorflow as tf
+
+        from export.colorize_graph import _in_strips, as_uint8_rgb
+        from pipeline import color
+        from pipeline.color import to_uint8
+
+        images = as_uint8_rgb(images)
+        height, width = int(images.shape[1]), int(images.shape[2])
+        size = working_size(height, width, render_size, self.stride)
+        small = tf.image.resize(images, size, method="area") / 255.0  # float RGB [N, h, w, 3]
+        if self.task == "gray":
+            condition = color.normalize_l(color.rgb_to_lab(small)[..., :1])
+        else:
+            condition = tf.image.rgb_to_grayscale(small) * 2.0 - 1.0
+        if hints is not None:
+            condition = tf.concat([condition, _hint_channels(hints, images, size, self.task)], axis=-1)
+        predicted = tf.cast(self.network(condition), tf.float32)  # [N, h, w, C]
+        if self.task == "gray":
+            ab_rows = tf.image.resize(predicted * saturation, [height, size[1]], method="bilinear")  # [N, H, w, 2]
+
+            def gray_strip(index, top, bottom):
+                lightness = color.rgb_to_lab(tf.cast(images[index, top:bottom], tf.float32) / 255.0)[..., :1]
+                ab_strip = tf.image.resize(ab_rows[index, top:bottom], [bottom - top, width], method="bilinear")
+                return to_uint8(color.lab_to_rgb(tf.concat([lightness, color.denormalize_ab(ab_strip)], axis=-1)))
+
+            return _in_strips(images, gray_strip)[:, None]
+        count = int(predicted.shape[-1]) // 3
+        # [N, h, w, 3K] -> [N, K, h, w, 3] -> rows resized: [N, K, H, w, 3]
+        stacked = tf.transpose(tf.reshape(predicted, [-1, *size, count, 3]), [0, 3, 1, 2, 4])
+        rows = tf.reshape(tf.image.resize(tf.reshape(stacked, [-1, *size, 3]), [height, size[1]], method="bilinear"),
+                          [-1, count, height, size[1], 3])
+
+        def sketch_strip(index, top, bottom):
+            colored = tf.image.resize((rows[index, :, top:bottom] + 1.0) * 0.5, [bottom - top, width],
+                                      method="bilinear")
+            luminance = tf.image.rgb_to_grayscale(colored)
+            return to_uint8(luminance + saturation * (colored - luminance))  # [K, r, W, 3]
+
+        return _in_strips(images, sketch_strip)
+
+
+def _hint_channels(hints, images, size, task):
+    """uint8 RGBA hints of the pictures' size [N, H, W, 4] -> the task's hint channels at the working
+    size (h, w): pipeline.hints' computation (premultiplied area resize, so no hint is averaged
+    away) at h x w instead of S x S."""
+    import tensorflow as tf
+
+    from pipeline import color
+
+    hints = tf.convert_to_tensor(hints, tf.uint8)
+    if hints.shape.rank != 4 or list(hints.shape[:3]) != list(images.shape[:3]) or hints.shape[-1] != 4:
+        raise ValueError(f"hints must be uint8 RGBA [N, H, W, 4] of the pictures' own size; received "
+                         f"{list(hints.shape)} for pictures {list(images.shape[:3])}")
+    rgba = tf.cast(hints, tf.float32) / 255.0
+    alpha = rgba[..., 3:]
+    small = tf.image.resize(tf.concat([rgba[..., :3] * alpha, alpha], axis=-1), size, method="area")
+    mask = tf.cast(small[..., 3:] > 0, tf.float32)
+    rgb = tf.clip_by_value(tf.math.divide_no_nan(small[..., :3], small[..., 3:]), 0.0, 1.0) * mask
+    if task == "gray":
+        return tf.concat([color.normalize_ab(color.rgb_to_lab(rgb)[..., 1:]) * mask, mask], axis=-1)
+    return tf.concat([(rgb * 2.0 - 1.0) * mask, mask], axis=-1)
