@@ -17,9 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Defaults that differ between the embedded demo data and a user's own images: the demo
 # must show learning within minutes on two CPU cores, real art deserves pix2pix's setup.
 DEMO_DEFAULTS = dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=15,
-                     steps_per_epoch=None, l1_pretrain_epochs=2, cache=True)
+                     steps_per_epoch=None, l1_pretrain_epochs=2, cache=True, rebalance=0.0,
+                     zoom=1.0, rotate=0.0)
 DATA_DEFAULTS = dict(image_size=256, ngf=64, ndf=64, batch_size=16, epochs=100,
-                     steps_per_epoch=None, l1_pretrain_epochs=0, cache=False)
+                     steps_per_epoch=None, l1_pretrain_epochs=0, cache=False, rebalance=0.0,
+                     zoom=1.0, rotate=0.0)
 DEMO_IMAGES = 600
 
 
@@ -68,6 +70,11 @@ def build_parser():
     data.add_argument("--no-cache-dir", dest="cache_dir", action="store_const", const="",
                       help="decode every picture again in every epoch (no disk cache)")
     data.add_argument("--no-flip", dest="flip", action="store_false", help="disable random horizontal flips")
+    data.add_argument("--zoom", type=float, help="crops of several sizes: each training crop is taken between the "
+                      "picture's shorter side and image size / ZOOM, then resized to the image size (scale "
+                      "augmentation that keeps colours; 1 = off; demo 1, data 1)")
+    data.add_argument("--rotate", type=float, metavar="DEGREES", help="turn each training picture by a random "
+                      "angle of up to DEGREES first (0 = off, at most 45; demo 0, data 0)")
 
     net = parser.add_argument_group("networks")
     net.add_argument("--ngf", type=int, help="generator base filters (demo 32, data 64)")
@@ -89,6 +96,11 @@ def build_parser():
     net.add_argument("--n-layers-d", type=int, default=3, help="PatchGAN depth (3 = 70x70 patches)")
 
     opt = parser.add_argument_group("training")
+    opt.add_argument("--init-from", metavar="RUN|FILE",
+                     help="start the generator from a trained one (a run directory or a generator .keras file of "
+                          "the same --ngf/--num-downs), e.g. a studio's model trained on a large archive, and "
+                          "adapt it to your pictures; hint channels it lacks start at zero. Only a new run uses "
+                          "it; a resumed run continues from its own checkpoint")
     opt.add_argument("--epochs", type=int, help="total epochs, L1 pretraining included (demo 15, data 100)")
     opt.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the training images)")
     opt.add_argument("--l1-pretrain-epochs", type=int,
@@ -96,6 +108,11 @@ def build_parser():
     opt.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp"], default="vanilla",
                      help="adversarial loss; wgangp uses a gradient penalty of 10 and instance norm in the critic")
     opt.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss (U-Net)")
+    opt.add_argument("--rebalance", type=float, metavar="MIX",
+                     help="gray task: weight each pixel's a*b* L1 against common colours (class rebalancing "
+                          "of Zhang et al. 2016; MIX in (0, 1] is its mix with the uniform distribution, "
+                          "0.5 in the paper), so rare, saturated colours are not averaged away into sepia; "
+                          "0 = plain L1 (demo 0, data 0)")
     opt.add_argument("--gan-weight", type=float, default=0.0,
                      help="SGRU: weight of a PatchGAN term beside the perceptual loss (0 = perceptual alone, as the paper)")
     opt.add_argument("--lr-g", type=float, default=2e-4, help="generator Adam learning rate")
@@ -136,9 +153,10 @@ def resolve_configs(args, saved=None):
 
     preset = DEMO_DEFAULTS if args.data is None else DATA_DEFAULTS
 
-    def pick(name):
+    def pick(name, resumed=None):
+        """The flag, else what the resumed run saved (when given), else the preset."""
         value = getattr(args, name)
-        return preset[name] if value is None else value
+        return value if value is not None else resumed if resumed is not None else preset[name]
 
     data_cfg = DataConfig(data=args.data, demo_images=None if args.data else args.demo_images, task=args.task,
                           sketch_method=args.sketch_method if args.task == "sketch" else None,
@@ -147,6 +165,8 @@ def resolve_configs(args, saved=None):
     pipeline_cfg = PipelineConfig(image_size=pick("image_size"), load_size=args.load_size,
                                   batch_size=pick("batch_size"), val_fraction=args.val_fraction,
                                   flip=args.flip, cache=pick("cache"), seed=args.seed,
+                                  zoom=pick("zoom", saved and saved.pipeline.zoom),
+                                  rotate=pick("rotate", saved and saved.pipeline.rotate),
                                   # on for a new run (unless --no-cache-dir or --cache); a resumed run keeps its own
                                   disk_cache=not pick("cache") and (args.cache_dir != "" if args.cache_dir is not None
                                                                     else saved.pipeline.disk_cache if saved else True))
@@ -157,17 +177,24 @@ def resolve_configs(args, saved=None):
                             d_norm="instance" if args.gan_mode == "wgangp" else "batch")
     train_cfg = TrainConfig(epochs=pick("epochs"), steps_per_epoch=pick("steps_per_epoch"),
                             l1_pretrain_epochs=pick("l1_pretrain_epochs"), gan_mode=args.gan_mode,
-                            lambda_l1=args.lambda_l1, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
+                            lambda_l1=args.lambda_l1, rebalance=pick("rebalance", saved and saved.train.rebalance),
+                            lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
                             gan_weight=args.gan_weight, seed=args.seed, verbose=args.verbose,
                             mixed_precision=args.mixed_precision, jit=args.jit,
-                            checkpoint_every=args.checkpoint_every, strategy=args.strategy)
+                            checkpoint_every=args.checkpoint_every, strategy=args.strategy,
+                            init_from=os.path.abspath(args.init_from) if args.init_from
+                            else saved.train.init_from if saved else None)
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise ValueError(f"--checkpoint-every must be at least 1; received {args.checkpoint_every}")
     if args.sketches and (args.task != "sketch" or args.data is None):
         raise ValueError("--sketches pairs line art with the colour images of --data; add --task sketch and --data")
     if args.generator == "sgru" and args.mixed_precision:
         raise ValueError("--mixed-precision is available for the U-Net generator; the SGRU trains in float32")
+    if train_cfg.rebalance and args.task == "sketch":
+        raise ValueError("--rebalance weights a*b* colours of the gray task; the sketch task predicts RGB")
+    if not 0.0 <= train_cfg.rebalance <= 1.0:
+        raise ValueError(f"--rebalance must be in [0, 1]; received {train_cfg.rebalance}")
     if args.generator == "sgru" and args.task != "sketch":
         raise ValueError("--generator sgru colours sketches; add --task sketch")
     if args.demo_images < 2:

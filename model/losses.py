@@ -42,3 +42,33 @@ def generator_adversarial_loss(fake_logits, mode="vanilla"):
 
 def l1_loss(target, prediction):
     return ops.mean(ops.abs(target - prediction))
+
+
+# Class rebalancing for a*b* (Zhang, Isola and Efros 2016, "Colorful Image Colorization"), kept as
+# a regression: the target's a*b* plane is cut into square bins of 10 Lab units (22 x 22 over the
+# model's [-1, 1] = +-110), and each pixel's L1 is weighted by 1 / ((1 - mix) p + mix / Q), where p
+# is its bin's share of the batch's pixels and Q the number of bins the batch occupies, normalised
+# so that the batch's mean weight is 1. Gray and common colours count less, rare saturated ones
+# more: the median that L1 learns moves away from the dull average (the "sepia" colouring).
+AB_BINS = 22
+
+
+def rebalancing_weights(target, mix=0.5):
+    """Per-pixel weights (B, H, W) for a*b* targets (B, H, W, 2) in [-1, 1]; no gradient flows."""
+    target = ops.stop_gradient(ops.cast(target[..., :2], "float32"))
+    cells = ops.clip(ops.cast(ops.floor((target + 1.0) * (AB_BINS / 2.0)), "int32"), 0, AB_BINS - 1)
+    bins = cells[..., 0] * AB_BINS + cells[..., 1]
+    flat = ops.reshape(bins, [-1])
+    counts = ops.cast(ops.bincount(flat, minlength=AB_BINS * AB_BINS), "float32")
+    share = counts / ops.sum(counts)
+    occupied = ops.sum(ops.cast(counts > 0, "float32"))
+    weight = 1.0 / ((1.0 - mix) * share + mix / occupied)
+    weight = weight / ops.sum(share * weight)  # mean weight over the batch's pixels: 1
+    return ops.take(weight, bins)
+
+
+def rebalanced_l1_loss(target, prediction, mix=0.5):
+    """L1 over a*b* with each pixel weighted by rebalancing_weights (the mean of |target - prediction|
+    when every pixel has the same colour bin)."""
+    weights = rebalancing_weights(target, mix)
+    return ops.mean(weights * ops.mean(ops.abs(ops.cast(target, "float32") - prediction), axis=-1))

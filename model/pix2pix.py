@@ -39,13 +39,15 @@ class Pix2Pix(keras.Model):
         self.adversarial_weight = 1.0  # of g_gan in the generator's loss (SGRUTrainer: --gan-weight)
 
     def compile(self, g_optimizer, d_optimizer, gan_mode="vanilla", l1_weight=100.0, gp_weight=10.0,
-                n_critic=None, label_smoothing=0.0, adversarial=True, **kwargs):
+                n_critic=None, label_smoothing=0.0, adversarial=True, rebalance=0.0, **kwargs):
         """Set optimizers and losses.
 
         n_critic: discriminator steps per generator step; None means 5 for "wgangp"
         (Gulrajani et al.) and 1 otherwise.
         label_smoothing: one-sided; real pairs are labelled 1 - label_smoothing.
         adversarial: False trains the generator on L1 alone (pretraining phase).
+        rebalance: > 0 weights each a*b* pixel's L1 against common colours (losses.rebalanced_l1_loss,
+            this being its mix with the uniform distribution, Zhang et al.'s lambda); 0 is plain L1.
         """
         super().compile(**kwargs)
         if gan_mode not in losses.GAN_MODES:
@@ -62,6 +64,9 @@ class Pix2Pix(keras.Model):
             raise ValueError(f"n_critic must be >= 1; received n_critic={self.n_critic}")
         self.real_label = 1.0 - float(label_smoothing)
         self.adversarial = bool(adversarial)
+        if not 0.0 <= rebalance <= 1.0:
+            raise ValueError(f"rebalance must be in [0, 1]; received rebalance={rebalance}")
+        self.rebalance = float(rebalance)
         # Create the optimizer slots now, outside any tf.function, so a checkpoint can
         # restore them before the first step.
         self.g_optimizer.build(self.generator.trainable_variables)
@@ -105,7 +110,9 @@ class Pix2Pix(keras.Model):
         return fake
 
     def _reconstruction(self, condition, target, fake):
-        """The generator's reconstruction term (L1 here), logged as g_l1."""
+        """The generator's reconstruction term (L1 here, rebalanced if asked), logged as g_l1."""
+        if self.rebalance:
+            return losses.rebalanced_l1_loss(target, fake, self.rebalance)
         return losses.l1_loss(target, fake)
 
     def _step_losses(self, condition, target, fake, training, real_logits=None):

@@ -13,7 +13,8 @@ from pipeline.config import PipelineConfig
 
 CONFIG_NAME = "config.json"
 # Settings that may change when a run is resumed; anything else must match config.json.
-RESUMABLE_KEYS = frozenset({"epochs", "verbose", "jit", "checkpoint_every", "strategy"})
+# init_from only starts a run: a resumed run continues from its own checkpoint whatever it says.
+RESUMABLE_KEYS = frozenset({"epochs", "verbose", "jit", "checkpoint_every", "strategy", "init_from"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +48,7 @@ class TrainConfig:
     l1_pretrain_epochs: int = 0
     gan_mode: str = "vanilla"
     lambda_l1: float = 100.0
+    rebalance: float = 0.0  # runs saved before it trained on plain L1
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
@@ -60,6 +62,7 @@ class TrainConfig:
     jit: bool = False
     checkpoint_every: int | None = None
     strategy: str = "default"
+    init_from: str | None = None  # the run directory or generator .keras file the generator started from
 
 
 SECTIONS = {"data": DataConfig, "pipeline": PipelineConfig, "model": ModelConfig, "train": TrainConfig}

@@ -194,7 +194,7 @@ class TrainingRun:
         with self.strategy.scope():
             self.trainer.compile(self.g_optimizer, self.d_optimizer, gan_mode=train.gan_mode,
                                  l1_weight=1.0 if self.sgru else train.lambda_l1, n_critic=train.n_critic,
-                                 label_smoothing=train.label_smoothing,
+                                 label_smoothing=train.label_smoothing, rebalance=train.rebalance,
                                  adversarial=adversarial and (not self.sgru or train.gan_weight > 0),
                                  jit_compile=train.jit)
 
@@ -207,6 +207,10 @@ class TrainingRun:
             seed_states=seed_states(self.generator, self.trainer))
         latest = tf.train.latest_checkpoint(os.path.join(self.run_dir, "checkpoints"))
         self.manager = tf.train.CheckpointManager(checkpoint, os.path.join(self.out, "checkpoints"), max_to_keep=3)
+        if self.config.train.init_from and not latest:  # a resumed run continues from its own checkpoint
+            from model.init_from import initialise_from
+
+            print(f"generator initialised from {initialise_from(self.generator, self.config.train.init_from)}")
         if latest:
             checkpoint.restore(latest).assert_existing_objects_matched()
             done = self.steps_done_in_epoch()

@@ -31,14 +31,47 @@ def center_crop(image, size):
     return tf.ensure_shape(image[top : top + size, left : left + size, :], [size, size, image.shape[-1]])
 
 
-def random_jitter(image, size, seed, flip=True):
+def random_jitter(image, size, seed, flip=True, zoom=1.0, rotate=0.0):
     """Random crop of `size` from a resized image, then a random horizontal flip.
 
     seed: int32/int64 tensor of shape (2,), e.g. [global seed, element index].
+    zoom > 1: the crop's side is drawn between the image's shorter side and size / zoom, then
+        resized to `size`: the same picture seen at several scales, from a little wider than
+        the plain crop to zoom times closer (more pictures from few, colours untouched).
+    rotate > 0: the image is first turned by an angle drawn in [-rotate, rotate] degrees, its
+        corners filled by reflection.
+    With zoom=1 and rotate=0 the crops are those of earlier versions, seed for seed.
     """
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    # All channels are cropped together: RGB, or RGB plus a paired sketch, stay aligned.
-    image = tf.image.stateless_random_crop(image, [size, size, image.shape[-1]], seed=crop_seed)
+    channels = image.shape[-1]
+    if rotate:
+        image = random_rotation(image, rotate, tf.random.experimental.stateless_fold_in(seed, 1))
+    if zoom > 1.0:
+        zoom_seed = tf.random.experimental.stateless_fold_in(seed, 2)
+        shorter = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
+        smallest = tf.cast(tf.math.ceil(size / zoom), tf.int32)
+        side = tf.random.stateless_uniform([], zoom_seed, smallest, tf.maximum(shorter, smallest) + 1, tf.int32)
+        image = tf.image.stateless_random_crop(image, [side, side, channels], seed=crop_seed)
+        image = tf.image.resize(image, [size, size], method="bilinear", antialias=True)
+        image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 1.0), [size, size, channels])
+    else:
+        # All channels are cropped together: RGB, or RGB plus a paired sketch, stay aligned.
+        image = tf.image.stateless_random_crop(image, [size, size, channels], seed=crop_seed)
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     return image
+
+
+def random_rotation(image, degrees, seed):
+    """(H, W, C) float turned about its centre by a seeded angle in [-degrees, degrees]."""
+    angle = tf.random.stateless_uniform([], seed, -degrees, degrees) * (3.141592653589793 / 180.0)
+    height, width = tf.cast(tf.shape(image)[0], tf.float32), tf.cast(tf.shape(image)[1], tf.float32)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    centre_x, centre_y = (width - 1.0) / 2.0, (height - 1.0) / 2.0
+    # Output pixel (x, y) is read from the input at the point rotated back about the centre.
+    transform = tf.stack([cos, -sin, centre_x - cos * centre_x + sin * centre_y,
+                          sin, cos, centre_y - sin * centre_x - cos * centre_y, 0.0, 0.0])
+    turned = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[None], transforms=transform[None], output_shape=tf.shape(image)[:2],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    return tf.ensure_shape(turned[0], image.shape)

@@ -17,6 +17,9 @@ class PipelineConfig:
     val_fraction: share of files held out for validation, chosen by a hash of each
         file's path relative to the data root, so the split never changes between runs.
     flip: random horizontal flips in training.
+    zoom: > 1 crops of several sizes, from the shorter side down to image_size / zoom, resized to
+        image_size (augment.random_jitter); 1 = the plain pix2pix crop.
+    rotate: > 0 turns each training picture by up to this many degrees first; 0 = never.
     shuffle_buffer: tf.data shuffle buffer (files are shuffled, not decoded images).
     cache: keep decoded, resized images in memory after the first epoch.
     disk_cache: (without cache) keep them on disk (pipeline.dataset's cache_dir); False here so that a
@@ -29,6 +32,8 @@ class PipelineConfig:
     batch_size: int = 1
     val_fraction: float = 0.1
     flip: bool = True
+    zoom: float = 1.0  # runs saved before these augmentations resume without them
+    rotate: float = 0.0
     shuffle_buffer: int = 1000
     cache: bool = False
     disk_cache: bool = False
@@ -44,6 +49,9 @@ class PipelineConfig:
             )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; received batch_size={self.batch_size}")
+        if self.zoom < 1.0 or not 0.0 <= self.rotate <= 45.0:
+            raise ValueError(f"zoom must be >= 1 and rotate in [0, 45] degrees; received zoom={self.zoom}, "
+                             f"rotate={self.rotate}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1); received val_fraction={self.val_fraction}")
 

@@ -311,7 +311,8 @@ def build_dataset(paths, cfg: PipelineConfig, training: bool, make_example=lab_e
     def transform(image, index):
         seed = tf.stack([tf.constant(cfg.seed, tf.int64), index * workers + worker])
         jitter_seed, example_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        return make_example(augment.random_jitter(image, size, jitter_seed, flip=cfg.flip), example_seed)
+        jittered = augment.random_jitter(image, size, jitter_seed, flip=cfg.flip, zoom=cfg.zoom, rotate=cfg.rotate)
+        return make_example(jittered, example_seed)
 
     examples = seeded.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     return examples.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

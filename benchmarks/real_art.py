@@ -1,0 +1,97 @@
+"""Real anime art from a small set: train on the Ren'Py illustrations, colour pictures it never saw.
+
+    python benchmarks/renpy_art.py                      # once: the pictures (see there)
+    python benchmarks/real_art.py --label today         # train + evaluate with today's defaults
+    python benchmarks/real_art.py --label nogan -- --l1-pretrain-epochs 9   # extra train.py flags
+
+Trains `train.py --data <renpy>/train` on the CPU budget of issue 15 (128 px, 12 epochs x 25
+steps, no validation split) into benchmarks/.runs/real_art/<label>, then colours every held-out
+picture with `irodori-evaluate` (which measures the gray picture in the same run) and prints,
+for the model and for gray: PSNR, mean CIEDE2000, colourfulness against the truth's, and on how
+many pictures the model is closer to the truth than gray (by PSNR), for all held-out pictures
+and for each source (the demo's own, The Question's). An existing run of the same label is
+evaluated again, not retrained, unless --retrain.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.path.join(HERE, ".data", "renpy")
+RUNS = os.path.join(HERE, ".runs", "real_art")
+BUDGET = ["--image-size", "128", "--epochs", "12", "--steps-per-epoch", "25", "--val-fraction", "0"]
+
+
+def summary(rows):
+    """Means over per-image metrics of evaluate's metrics.json rows."""
+    def mean(values):
+        return sum(values) / len(values)
+
+    return {
+        "images": len(rows),
+        "psnr": (mean([r["model"]["psnr"] for r in rows]), mean([r["gray"]["psnr"] for r in rows])),
+        "ciede2000": (mean([r["model"]["ciede2000"] for r in rows]), mean([r["gray"]["ciede2000"] for r in rows])),
+        "colorfulness": mean([r["model"]["colorfulness"] for r in rows]) / mean([r["truth_colorfulness"] for r in rows]),
+        "closer": sum(r["model"]["psnr"] > r["gray"]["psnr"] for r in rows),
+    }
+
+
+def report(label, metrics, seconds):
+    rows = metrics["per_image"]
+    groups = [("all held-out", rows),
+              ("the demo's", [r for r in rows if not os.path.basename(r["path"]).startswith("question_")]),
+              ("The Question's", [r for r in rows if os.path.basename(r["path"]).startswith("question_")])]
+    print(f"\n{label}: trained in {seconds:.0f} s" if seconds else f"\n{label}: (trained before)")
+    print("| pictures | PSNR model / gray | CIEDE2000 model / gray | colourfulness vs truth | closer than gray |")
+    print("|---|---|---|---|---|")
+    for name, group in groups:
+        if not group:
+            continue
+        s = summary(group)
+        print(f"| {name} ({s['images']}) | {s['psnr'][0]:.2f} / {s['psnr'][1]:.2f} dB ({s['psnr'][0] - s['psnr'][1]:+.2f}) "
+              f"| {s['ciede2000'][0]:.2f} / {s['ciede2000'][1]:.2f} | {100 * s['colorfulness']:.0f}% "
+              f"| {s['closer']} of {s['images']} |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--label", default="today", help="run name under benchmarks/.runs/real_art")
+    parser.add_argument("--data", default=DATA, help=f"the fetched pictures (default {DATA})")
+    parser.add_argument("--retrain", action="store_true", help="train again even if the run exists")
+    parser.add_argument("train_flags", nargs="*", help="after --: more train.py flags")
+    args = parser.parse_args(argv)
+    train, held_out = os.path.join(args.data, "train"), os.path.join(args.data, "held_out")
+    if not os.path.isdir(train) or not os.path.isdir(held_out):
+        print(f"real_art: error: no pictures in {args.data}; run `python benchmarks/renpy_art.py` first",
+              file=sys.stderr)
+        return 2
+    run = os.path.join(RUNS, args.label)
+    seconds = None
+    if args.retrain or not os.path.exists(os.path.join(run, "generator.keras")):
+        shutil.rmtree(run, ignore_errors=True)
+        began = time.time()
+        command = [sys.executable, os.path.join(ROOT, "train.py"), "--data", train, "--out", run, "--verbose", "2",
+                   *BUDGET, *args.train_flags]
+        print(" ".join(command), flush=True)
+        if subprocess.run(command, cwd=ROOT).returncode:
+            return 1
+        seconds = time.time() - began
+    evaluation = os.path.join(run, "held_out_evaluation")
+    evaluate = [os.path.join(os.path.dirname(sys.executable), "irodori-evaluate"), "--model", run,
+                "--data", held_out, "--out", evaluation, "--overwrite"]
+    if subprocess.run(evaluate, cwd=ROOT, stdout=subprocess.DEVNULL).returncode:
+        return 1
+    with open(os.path.join(evaluation, "metrics.json")) as f:
+        report(args.label, json.load(f), seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
