@@ -5,7 +5,6 @@ import json
 import os
 
 import cv2
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
