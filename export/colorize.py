@@ -135,8 +135,10 @@ def main(argv=None):
     parser.add_argument("--render-size", metavar="N",
                         help="run the network at a working size whose shorter side is N px (the picture's shape "
                         "kept, the longer side rounded to the network's stride) instead of squeezing the picture "
-                        "to the trained size; the colours are still brought back to the full-size picture. Helps "
-                        "big pictures (1-2 MP art), whose detail the trained size blurs away; costs time and "
+                        "to the trained size; the colours are still brought back to the full-size picture. Meant for "
+                        "big pictures (1-2 MP art), whose detail the trained size blurs away; it helps when the "
+                        "model learnt that detail (trained on crops of big pictures), and can hurt a model that "
+                        "saw whole pictures at its size (measure: benchmarks/render_size.py). Costs time and "
                         "memory roughly with the working area. N must be a multiple of 2**num_downs (the stride); "
                         "N above the picture's shorter side is allowed (the picture is enlarged for the network). "
                         ".keras models only (a SavedModel or .tflite runs at its trained size); default: the "
