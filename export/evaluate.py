@@ -257,7 +257,11 @@ def run(args):
 
     sketch_method, history_path, data_label, sketch_paths = args.sketch_method, None, args.data, None
     if is_run:
-        config, paths, sketch_paths = run_validation_inputs(args.model)
+        from model.run_config import RunConfig
+
+        # --data replaces the run's validation split (a run trained with --val-fraction 0 has none).
+        config, paths, sketch_paths = (RunConfig.load(args.model), None, None) if args.data else \
+            run_validation_inputs(args.model)
         sketch_method = sketch_method or config.data.sketch_method
         history_path = os.path.join(args.model, "history.csv")
         colorizer = Colorizer(os.path.join(args.model, "generator.keras"))

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -163,3 +164,17 @@ def test_evaluate_errors_are_one_line(keras_file, synthetic_folder, tmp_path, ca
     *warnings, last = error.splitlines()
     assert last.startswith("irodori-evaluate: error: ") and message in last and "Traceback" not in error
     assert all(line.startswith("warning: ") for line in warnings)
+
+
+def test_a_run_without_a_validation_split_is_evaluated_on_data(keras_file, synthetic_folder, tmp_path, capsys):
+    from model.run_config import RunConfig
+
+    run = tmp_path / "run"  # trained with --val-fraction 0: every picture went to training
+    run.mkdir()
+    shutil.copy(keras_file, run / "generator.keras")
+    RunConfig.from_dict({"data": {"data": synthetic_folder}, "pipeline": {"val_fraction": 0.0}}).save(str(run))
+    assert evaluate.main(["--model", str(run), "--out", str(tmp_path / "none")]) == 2
+    assert "has no validation images; evaluate it on a folder with --data" in capsys.readouterr().err
+    assert evaluate.main(["--model", str(run), "--data", synthetic_folder, "--out", str(tmp_path / "r"),
+                          "--limit", "3"]) == 0
+    assert json.load(open(tmp_path / "r" / "metrics.json"))["images"] == 3
