@@ -10,7 +10,8 @@ picture with `irodori-evaluate` (which measures the gray picture in the same run
 for the model and for gray: PSNR, mean CIEDE2000, colourfulness against the truth's, and on how
 many pictures the model is closer to the truth than gray (by PSNR), for all held-out pictures
 and for each source (the demo's own, The Question's). An existing run of the same label is
-evaluated again, not retrained, unless --retrain.
+evaluated again, not retrained, unless --retrain. --picture FILE also draws, for a few held-out
+pictures at full resolution, a row of: its gray input | Irodori's colouring | the original.
 """
 
 import argparse
@@ -59,12 +60,42 @@ def report(label, metrics, seconds):
               f"| {s['closer']} of {s['images']} |")
 
 
+PICTURE_EXAMPLES = ["question_sylvie_green_smile.png", "question_bg_meadow.jpg", "concert2.png"]
+ROW_HEIGHT = 300
+
+
+def comparison_picture(run, held_out, path):
+    """Rows of gray input | colouring | original for PICTURE_EXAMPLES, each ROW_HEIGHT px high."""
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from export.colorizer import Colorizer
+    from pipeline.decode import read_image
+
+    colorizer = Colorizer(os.path.join(run, "generator.keras"))
+    rows = []
+    for name in PICTURE_EXAMPLES:
+        original = read_image(os.path.join(held_out, name), dtype="uint8").numpy()
+        gray = np.repeat(cv2.cvtColor(original, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1)
+        colored = colorizer(gray[None])[0, 0]
+        cells = [cv2.resize(cell, (round(cell.shape[1] * ROW_HEIGHT / cell.shape[0]), ROW_HEIGHT),
+                            interpolation=cv2.INTER_AREA) for cell in (gray, colored, original)]
+        gutter = np.full((ROW_HEIGHT, 6, 3), 255, np.uint8)
+        rows.append(np.concatenate([cells[0], gutter, cells[1], gutter, cells[2]], axis=1))
+    width = max(row.shape[1] for row in rows)
+    rows = [np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
+    cv2.imwrite(path, cv2.cvtColor(np.concatenate(rows)[:-6], cv2.COLOR_RGB2BGR))
+    print(f"comparison picture written to {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--label", default="today", help="run name under benchmarks/.runs/real_art")
     parser.add_argument("--data", default=DATA, help=f"the fetched pictures (default {DATA})")
     parser.add_argument("--retrain", action="store_true", help="train again even if the run exists")
+    parser.add_argument("--picture", metavar="FILE", help="also write a comparison picture of held-out art here")
     parser.add_argument("train_flags", nargs="*", help="after --: more train.py flags")
     args = parser.parse_args(argv)
     train, held_out = os.path.join(args.data, "train"), os.path.join(args.data, "held_out")
@@ -90,6 +121,8 @@ def main(argv=None):
         return 1
     with open(os.path.join(evaluation, "metrics.json")) as f:
         report(args.label, json.load(f), seconds)
+    if args.picture:
+        comparison_picture(run, held_out, args.picture)
     return 0
 
 
