@@ -80,9 +80,15 @@ def with_zero_hints(condition, channels):
     return tf.concat([condition, tf.zeros(tf.concat([tf.shape(condition)[:-1], [missing]], 0), condition.dtype)], -1)
 
 
+def _height_width(model_size):
+    """The network's input size as (h, w): an int S is the square trained size (the SavedModel
+    signatures, TFLite), a pair the working size of irodori-colorize --render-size."""
+    return tuple(model_size) if isinstance(model_size, (tuple, list)) else (model_size, model_size)
+
+
 def _with_hints(condition, images, hints, task, model_size):
     """The network's condition: condition alone without hints (see with_zero_hints), else with the
-    hint channels of uint8 RGBA hints of the pictures' size [N, H, W, 4]."""
+    hint channels of uint8 RGBA hints of the pictures' size [N, H, W, 4] (at model_size: S or (h, w))."""
     if hints is None:
         return condition
     hints = tf.convert_to_tensor(hints, tf.uint8)
@@ -98,8 +104,8 @@ def _with_hints(condition, images, hints, task, model_size):
 
 
 def _small_float(images, model_size):
-    """uint8 [N, H, W, 3] -> float RGB [N, S, S, 3] in [0, 1] by area averaging (no full-size float copy)."""
-    return tf.image.resize(images, [model_size, model_size], method="area") / 255.0
+    """uint8 [N, H, W, 3] -> float RGB [N, h, w, 3] in [0, 1] by area averaging (no full-size float copy)."""
+    return tf.image.resize(images, _height_width(model_size), method="area") / 255.0
 
 
 def _in_strips(images, make_strip):
@@ -159,15 +165,17 @@ def colorize_rgb(network, images, model_size, saturation=1.0, hints=None):
     """Grayscale task: uint8 RGB [N, H, W, 3] (any H, W) -> colourised uint8 RGB, same shape
     (a tensor in a graph, a NumPy array when run eagerly; see _in_strips).
 
-    network: callable, normalised L [N, S, S, 1] (+ hint channels when hints are given) ->
-    normalised ab [N, S, S, 2] (a Keras generator in inference mode, or a TFLite interpreter
-    wrapped as a function). hints: None, or uint8 RGBA [N, H, W, 4] (pipeline.hints).
+    network: callable, normalised L [N, h, w, 1] (+ hint channels when hints are given) ->
+    normalised ab [N, h, w, 2] (a Keras generator in inference mode, or a TFLite interpreter
+    wrapped as a function). model_size: the size the network sees, an int S (S x S, its trained
+    size) or a pair (h, w) (a .keras generator takes any multiple of its stride; Colorizer's
+    render_size). hints: None, or uint8 RGBA [N, H, W, 4] (pipeline.hints).
     """
     images = as_uint8_rgb(images)
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     small_l = color.normalize_l(color.rgb_to_lab(_small_float(images, model_size))[..., :1])
     ab = tf.cast(network(_with_hints(small_l, images, hints, "gray", model_size)), tf.float32) * saturation
-    ab_rows = tf.image.resize(ab, [height, model_size], method="bilinear")  # [N, H, S, 2]: small
+    ab_rows = tf.image.resize(ab, [height, _height_width(model_size)[1]], method="bilinear")  # [N, H, w, 2]: small
 
     def strip(index, top, bottom):
         lightness = color.rgb_to_lab(tf.cast(images[index, top:bottom], tf.float32) / 255.0)[..., :1]
@@ -181,10 +189,11 @@ def sketch_colorings(network, images, model_size, saturation=1.0, hints=None):
     """Sketch task: line art, uint8 [N, H, W, 1|3] -> every colouring, uint8 [N, K, H, W, 3]
     (a tensor in a graph, a NumPy array when run eagerly).
 
-    The network sees the gray sketch at its trained size in [-1, 1] and answers with K RGB
-    colourings stacked on channels (3K); each is upsampled to the input's size. saturation
-    blends between gray (0) and the prediction (1). hints: as colorize_rgb's.
+    The network sees the gray sketch at model_size (as colorize_rgb's) in [-1, 1] and answers
+    with K RGB colourings stacked on channels (3K); each is upsampled to the input's size.
+    saturation blends between gray (0) and the prediction (1). hints: as colorize_rgb's.
     """
+    small_height, small_width = _height_width(model_size)
     images = as_uint8_rgb(images)
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     small = tf.image.rgb_to_grayscale(_small_float(images, model_size)) * 2.0 - 1.0
@@ -192,11 +201,11 @@ def sketch_colorings(network, images, model_size, saturation=1.0, hints=None):
     batch = tf.shape(predicted)[0]
     # Static when the network's channels are known, so the signature's output shape says K.
     count = predicted.shape[-1] // 3 if predicted.shape[-1] is not None else tf.shape(predicted)[-1] // 3
-    # [N, S, S, 3K] -> [N, K, S, S, 3] -> rows resized: [N, K, H, S, 3].
-    stacked = tf.transpose(tf.reshape(predicted, [batch, model_size, model_size, count, 3]), [0, 3, 1, 2, 4])
-    rows = tf.image.resize(tf.reshape(stacked, [-1, model_size, model_size, 3]), [height, model_size],
+    # [N, h, w, 3K] -> [N, K, h, w, 3] -> rows resized: [N, K, H, w, 3].
+    stacked = tf.transpose(tf.reshape(predicted, [batch, small_height, small_width, count, 3]), [0, 3, 1, 2, 4])
+    rows = tf.image.resize(tf.reshape(stacked, [-1, small_height, small_width, 3]), [height, small_width],
                            method="bilinear")
-    rows = tf.reshape(rows, [batch, count, height, model_size, 3])
+    rows = tf.reshape(rows, [batch, count, height, small_width, 3])
 
     def strip(index, top, bottom):
         colored = tf.image.resize((rows[index, :, top:bottom] + 1.0) * 0.5, [bottom - top, width], method="bilinear")

@@ -140,7 +140,8 @@ class Colorizer:
 
     def network(self, condition):
         """The bare network: normalised condition [N, S, S, 1 (+ hint channels)] -> raw output
-        [N, S, S, C]. A hinted network given the condition alone gets zero hint channels."""
+        [N, S, S, C] (h x w for a render size). A hinted network given the condition alone gets
+        zero hint channels."""
         import numpy as np
         import tensorflow as tf
 
@@ -173,18 +174,26 @@ class Colorizer:
         """
         import tensorflow as tf
 
-        from export.colorize_graph import colorize_rgb, sketch_colorings
+        from export.colorize_graph import as_uint8_rgb, colorize_rgb, sketch_colorings
         from pipeline.color import to_uint8
 
         if hints is not None and not self.hinted:
             raise ValueError("this model was trained without hints (--no-hints): it takes none; colour without "
                              "hints, or with a model trained with hints")
+        size = self.size
         if render_size is not None:
             problem = self.render_size_problem(render_size)
             if problem:
                 raise ValueError(f"render size {render_size}: {problem}")
-            return self._render(images, render_size, saturation, hints)
-        if self.kind == "saved_model":
+            images = as_uint8_rgb(images)  # its shape sets the working size
+            size = working_size(int(images.shape[1]), int(images.shape[2]), render_size, self.stride)
+            if hints is not None:
+                # Refused in one line here, eagerly; the graph's own check reports an assertion.
+                hints = tf.convert_to_tensor(hints, tf.uint8)
+                if hints.shape.rank != 4 or list(hints.shape[:3]) != list(images.shape[:3]) or hints.shape[-1] != 4:
+                    raise ValueError(f"hints must be uint8 RGBA [N, H, W, 4] of the pictures' own size; received "
+                                     f"{list(hints.shape)} for pictures {list(images.shape[:3])}")
+        elif self.kind == "saved_model":
             name = SIGNATURES[self.task, hints is not None]
             inputs = {"images": to_uint8(images), "saturation": tf.constant(saturation, tf.float32)}
             if hints is not None:
@@ -192,70 +201,5 @@ class Colorizer:
             outputs = self.signatures[name](**inputs)
             return outputs["colorings"] if self.task == "sketch" else outputs["colorized"][:, None]
         if self.task == "sketch":
-            return sketch_colorings(self.network, images, self.size, saturation, hints)
-        return colorize_rgb(self.network, images, self.size, saturation, hints)[:, None]
-
-    def _render(self, images, render_size, saturation, hints):
-        """colorize at a working size (h, w) of shorter side render_size: colorize_graph's
-        computation (colorize_rgb, sketch_colorings) with S x S replaced by h x w. Eager only."""
-        import tensorflow as tf
-
-        from export.colorize_graph import _in_strips, as_uint8_rgb
-        from pipeline import color
-        from pipeline.color import to_uint8
-
-        images = as_uint8_rgb(images)
-        height, width = int(images.shape[1]), int(images.shape[2])
-        size = working_size(height, width, render_size, self.stride)
-        small = tf.image.resize(images, size, method="area") / 255.0  # float RGB [N, h, w, 3]
-        if self.task == "gray":
-            condition = color.normalize_l(color.rgb_to_lab(small)[..., :1])
-        else:
-            condition = tf.image.rgb_to_grayscale(small) * 2.0 - 1.0
-        if hints is not None:
-            condition = tf.concat([condition, _hint_channels(hints, images, size, self.task)], axis=-1)
-        predicted = tf.cast(self.network(condition), tf.float32)  # [N, h, w, C]
-        if self.task == "gray":
-            ab_rows = tf.image.resize(predicted * saturation, [height, size[1]], method="bilinear")  # [N, H, w, 2]
-
-            def gray_strip(index, top, bottom):
-                lightness = color.rgb_to_lab(tf.cast(images[index, top:bottom], tf.float32) / 255.0)[..., :1]
-                ab_strip = tf.image.resize(ab_rows[index, top:bottom], [bottom - top, width], method="bilinear")
-                return to_uint8(color.lab_to_rgb(tf.concat([lightness, color.denormalize_ab(ab_strip)], axis=-1)))
-
-            return _in_strips(images, gray_strip)[:, None]
-        count = int(predicted.shape[-1]) // 3
-        # [N, h, w, 3K] -> [N, K, h, w, 3] -> rows resized: [N, K, H, w, 3]
-        stacked = tf.transpose(tf.reshape(predicted, [-1, *size, count, 3]), [0, 3, 1, 2, 4])
-        rows = tf.reshape(tf.image.resize(tf.reshape(stacked, [-1, *size, 3]), [height, size[1]], method="bilinear"),
-                          [-1, count, height, size[1], 3])
-
-        def sketch_strip(index, top, bottom):
-            colored = tf.image.resize((rows[index, :, top:bottom] + 1.0) * 0.5, [bottom - top, width],
-                                      method="bilinear")
-            luminance = tf.image.rgb_to_grayscale(colored)
-            return to_uint8(luminance + saturation * (colored - luminance))  # [K, r, W, 3]
-
-        return _in_strips(images, sketch_strip)
-
-
-def _hint_channels(hints, images, size, task):
-    """uint8 RGBA hints of the pictures' size [N, H, W, 4] -> the task's hint channels at the working
-    size (h, w): pipeline.hints' computation (premultiplied area resize, so no hint is averaged
-    away) at h x w instead of S x S."""
-    import tensorflow as tf
-
-    from pipeline import color
-
-    hints = tf.convert_to_tensor(hints, tf.uint8)
-    if hints.shape.rank != 4 or list(hints.shape[:3]) != list(images.shape[:3]) or hints.shape[-1] != 4:
-        raise ValueError(f"hints must be uint8 RGBA [N, H, W, 4] of the pictures' own size; received "
-                         f"{list(hints.shape)} for pictures {list(images.shape[:3])}")
-    rgba = tf.cast(hints, tf.float32) / 255.0
-    alpha = rgba[..., 3:]
-    small = tf.image.resize(tf.concat([rgba[..., :3] * alpha, alpha], axis=-1), size, method="area")
-    mask = tf.cast(small[..., 3:] > 0, tf.float32)
-    rgb = tf.clip_by_value(tf.math.divide_no_nan(small[..., :3], small[..., 3:]), 0.0, 1.0) * mask
-    if task == "gray":
-        return tf.concat([color.normalize_ab(color.rgb_to_lab(rgb)[..., 1:]) * mask, mask], axis=-1)
-    return tf.concat([(rgb * 2.0 - 1.0) * mask, mask], axis=-1)
+            return sketch_colorings(self.network, images, size, saturation, hints)
+        return colorize_rgb(self.network, images, size, saturation, hints)[:, None]

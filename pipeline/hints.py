@@ -16,12 +16,14 @@ from pipeline import color
 def hints_at_size(rgba, size):
     """uint8 RGBA [..., H, W, 4] -> (float RGB [..., S, S, 3] in [0, 1], mask [..., S, S, 1] in {0, 1}).
 
+    size: S for the network's square trained size, or a pair (h, w) for another working size
+    (irodori-colorize --render-size), which gives [..., h, w, ...] instead.
     Pixels count as hints by their opacity (alpha / 255); the colour where the mask is 0 is 0.
     """
     rgba = tf.cast(rgba, tf.float32) / 255.0
     alpha = rgba[..., 3:]
     premultiplied = tf.concat([rgba[..., :3] * alpha, alpha], axis=-1)
-    small = tf.image.resize(premultiplied, [size, size], method="area")
+    small = tf.image.resize(premultiplied, size if isinstance(size, (tuple, list)) else [size, size], method="area")
     coverage = small[..., 3:]
     mask = tf.cast(coverage > 0, tf.float32)
     rgb = tf.math.divide_no_nan(small[..., :3], coverage)
@@ -30,7 +32,7 @@ def hints_at_size(rgba, size):
 
 def gray_hint_channels(rgba, size):
     """Grayscale task: RGBA hints -> [..., S, S, 3] = normalised a*b* of the hint colours (as the
-    targets, ab / 110) and the 0/1 mask, ideepcolor's hint input beside L*."""
+    targets, ab / 110) and the 0/1 mask, ideepcolor's hint input beside L*. size: as hints_at_size's."""
     rgb, mask = hints_at_size(rgba, size)
     ab = color.normalize_ab(color.rgb_to_lab(rgb)[..., 1:]) * mask
     return tf.concat([ab, mask], axis=-1)
@@ -39,7 +41,7 @@ def gray_hint_channels(rgba, size):
 def sketch_hint_channels(rgba, size):
     """Sketch task: RGBA hints -> [..., S, S, 4] = the hint colours as the targets (RGB in [-1, 1],
     0 where there is none) and the 0/1 mask. Line art carries no colour of its own to keep, so the
-    hint is the whole colour, RGB as the network's output, not a*b*."""
+    hint is the whole colour, RGB as the network's output, not a*b*. size: as hints_at_size's."""
     rgb, mask = hints_at_size(rgba, size)
     return tf.concat([(rgb * 2.0 - 1.0) * mask, mask], axis=-1)
 
