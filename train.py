@@ -15,13 +15,15 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Defaults that differ between the embedded demo data and a user's own images: the demo
-# must show learning within minutes on two CPU cores, real art deserves pix2pix's setup.
+# must show learning within minutes on two CPU cores, real art deserves pix2pix's setup with
+# what won on a small set of real anime art (BENCHMARKS.md, "Real anime art from a small set").
+# l1_pretrain_epochs None: three quarters of the epochs (DeOldify's "NoGAN" schedule).
 DEMO_DEFAULTS = dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=15,
                      steps_per_epoch=None, l1_pretrain_epochs=2, cache=True, rebalance=0.0,
                      zoom=1.0, rotate=0.0)
 DATA_DEFAULTS = dict(image_size=256, ngf=64, ndf=64, batch_size=16, epochs=100,
-                     steps_per_epoch=None, l1_pretrain_epochs=0, cache=False, rebalance=0.0,
-                     zoom=1.0, rotate=0.0)
+                     steps_per_epoch=None, l1_pretrain_epochs=None, cache=False, rebalance=0.5,
+                     zoom=1.5, rotate=10.0)
 DEMO_IMAGES = 600
 
 
@@ -72,9 +74,9 @@ def build_parser():
     data.add_argument("--no-flip", dest="flip", action="store_false", help="disable random horizontal flips")
     data.add_argument("--zoom", type=float, help="crops of several sizes: each training crop is taken between the "
                       "picture's shorter side and image size / ZOOM, then resized to the image size (scale "
-                      "augmentation that keeps colours; 1 = off; demo 1, data 1)")
+                      "augmentation that keeps colours; 1 = off; demo 1, data 1.5)")
     data.add_argument("--rotate", type=float, metavar="DEGREES", help="turn each training picture by a random "
-                      "angle of up to DEGREES first (0 = off, at most 45; demo 0, data 0)")
+                      "angle of up to DEGREES first (0 = off, at most 45; demo 0, data 10)")
 
     net = parser.add_argument_group("networks")
     net.add_argument("--ngf", type=int, help="generator base filters (demo 32, data 64)")
@@ -104,7 +106,8 @@ def build_parser():
     opt.add_argument("--epochs", type=int, help="total epochs, L1 pretraining included (demo 15, data 100)")
     opt.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the training images)")
     opt.add_argument("--l1-pretrain-epochs", type=int,
-                     help="first epochs train the generator on L1 alone, against dull sepia colours (demo 2, data 0)")
+                     help="first epochs train the generator on L1 alone, then generator and discriminator "
+                          "together: DeOldify's 'NoGAN' schedule (demo 2, data three quarters of --epochs)")
     opt.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp"], default="vanilla",
                      help="adversarial loss; wgangp uses a gradient penalty of 10 and instance norm in the critic")
     opt.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss (U-Net)")
@@ -112,7 +115,7 @@ def build_parser():
                      help="gray task: weight each pixel's a*b* L1 against common colours (class rebalancing "
                           "of Zhang et al. 2016; MIX in (0, 1] is its mix with the uniform distribution, "
                           "0.5 in the paper), so rare, saturated colours are not averaged away into sepia; "
-                          "0 = plain L1 (demo 0, data 0)")
+                          "0 = plain L1 (demo 0, data 0.5)")
     opt.add_argument("--gan-weight", type=float, default=0.0,
                      help="SGRU: weight of a PatchGAN term beside the perceptual loss (0 = perceptual alone, as the paper)")
     opt.add_argument("--lr-g", type=float, default=2e-4, help="generator Adam learning rate")
@@ -175,9 +178,14 @@ def resolve_configs(args, saved=None):
                             n_layers_d=args.n_layers_d, generator=args.generator,
                             sgru_levels=args.sgru_levels, num_outputs=args.num_outputs,
                             d_norm="instance" if args.gan_mode == "wgangp" else "batch")
+    l1_pretrain_epochs = pick("l1_pretrain_epochs", saved and saved.train.l1_pretrain_epochs)
+    # Rebalancing weighs a*b* colours: the sketch task (RGB) has none to weigh unless asked (refused below).
+    rebalance = pick("rebalance", saved and saved.train.rebalance) if args.task == "gray" else args.rebalance or 0.0
+    if l1_pretrain_epochs is None:
+        l1_pretrain_epochs = 3 * pick("epochs") // 4
     train_cfg = TrainConfig(epochs=pick("epochs"), steps_per_epoch=pick("steps_per_epoch"),
-                            l1_pretrain_epochs=pick("l1_pretrain_epochs"), gan_mode=args.gan_mode,
-                            lambda_l1=args.lambda_l1, rebalance=pick("rebalance", saved and saved.train.rebalance),
+                            l1_pretrain_epochs=l1_pretrain_epochs, gan_mode=args.gan_mode,
+                            lambda_l1=args.lambda_l1, rebalance=rebalance,
                             lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1,
                             beta2=args.beta2, label_smoothing=args.label_smoothing, n_critic=args.n_critic,
                             gan_weight=args.gan_weight, seed=args.seed, verbose=args.verbose,
