@@ -111,11 +111,12 @@ def build_parser():
     opt.add_argument("--gan-mode", choices=["vanilla", "lsgan", "wgangp"], default="vanilla",
                      help="adversarial loss; wgangp uses a gradient penalty of 10 and instance norm in the critic")
     opt.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss (U-Net)")
-    opt.add_argument("--rebalance", type=float, metavar="MIX",
+    opt.add_argument("--rebalance", type=float, metavar="STRENGTH",
                      help="gray task: weight each pixel's a*b* L1 against common colours (class rebalancing "
-                          "of Zhang et al. 2016; MIX in (0, 1] is its mix with the uniform distribution, "
-                          "0.5 in the paper), so rare, saturated colours are not averaged away into sepia; "
-                          "0 = plain L1 (demo 0, data 0.5)")
+                          "of Zhang et al. 2016), so rare, saturated colours are not averaged away into sepia; "
+                          "0 = plain L1, 0.5 = the paper's weights (mixed half and half with uniform ones), "
+                          "1 = full inverse frequency; stronger gives more colour and more wrong colours "
+                          "(demo 0, data 0.5)")
     opt.add_argument("--gan-weight", type=float, default=0.0,
                      help="SGRU: weight of a PatchGAN term beside the perceptual loss (0 = perceptual alone, as the paper)")
     opt.add_argument("--lr-g", type=float, default=2e-4, help="generator Adam learning rate")
@@ -178,6 +179,11 @@ def resolve_configs(args, saved=None):
                             n_layers_d=args.n_layers_d, generator=args.generator,
                             sgru_levels=args.sgru_levels, num_outputs=args.num_outputs,
                             d_norm="instance" if args.gan_mode == "wgangp" else "batch")
+    from model.distribute import input_share
+    from model.init_from import generator_file
+
+    # A resumed run keeps the generator it started from (its checkpoint holds what became of it).
+    init_from = saved.train.init_from if saved else args.init_from and os.path.abspath(generator_file(args.init_from))
     l1_pretrain_epochs = pick("l1_pretrain_epochs", saved and saved.train.l1_pretrain_epochs)
     # Rebalancing weighs a*b* colours: the sketch task (RGB) has none to weigh unless asked (refused below).
     rebalance = pick("rebalance", saved and saved.train.rebalance) if args.task == "gray" else args.rebalance or 0.0
@@ -191,8 +197,7 @@ def resolve_configs(args, saved=None):
                             gan_weight=args.gan_weight, seed=args.seed, verbose=args.verbose,
                             mixed_precision=args.mixed_precision, jit=args.jit,
                             checkpoint_every=args.checkpoint_every, strategy=args.strategy,
-                            init_from=os.path.abspath(args.init_from) if args.init_from
-                            else saved.train.init_from if saved else None)
+                            init_from=init_from, input_pipelines=input_share(args.strategy)[1])
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise ValueError(f"--checkpoint-every must be at least 1; received {args.checkpoint_every}")
     if args.sketches and (args.task != "sketch" or args.data is None):

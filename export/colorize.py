@@ -159,7 +159,7 @@ def main(argv=None):
                             "to colour)")
     args = parser.parse_args(argv)
     if args.render_size is not None:
-        if not args.render_size.strip().isdigit() or int(args.render_size) < 1:
+        if not args.render_size.strip().isdecimal() or int(args.render_size) < 1:
             print(f"irodori-colorize: error: --render-size takes a positive number of pixels; received "
                   f"{args.render_size!r}", file=sys.stderr)
             return 2

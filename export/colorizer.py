@@ -60,6 +60,9 @@ def _stride(generator):
     return 1
 
 
+MAX_RENDER_SIZE = 4096  # shorter side: a 64-filter U-Net needs several GB of activations above it
+
+
 def working_size(height, width, render_size, stride=1):
     """(h, w) at which the network colours a height x width picture for a render size: the
     shorter side render_size, the longer one in proportion, rounded to the nearest multiple of
@@ -132,6 +135,9 @@ class Colorizer:
             return f"a .tflite model has a fixed {self.size} x {self.size} input and colours at that size only"
         if self.kind == "saved_model":
             return f"a SavedModel's signatures run the network at its trained size ({self.size} px) only"
+        if render_size > MAX_RENDER_SIZE:
+            return (f"is above {MAX_RENDER_SIZE} px, the largest working size (the network's memory grows with "
+                    "its area)")
         if render_size < 1 or render_size % self.stride:
             halvings = self.stride.bit_length() - 1
             return (f"must be a positive multiple of {self.stride} (the network halves a picture "

@@ -51,7 +51,11 @@ def initialise_from(generator, source):
     import model.unet  # noqa: F401,F811
 
     path = generator_file(source)
-    trained = keras.models.load_model(path, compile=False)
+    try:
+        trained = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as error:  # not a zip, a truncated file, another Keras object
+        raise ValueError(f"--init-from: {path} is not a readable generator .keras file "
+                         f"({str(error).splitlines()[0]})") from None
     generator.set_weights(adapted_weights([np.asarray(w) for w in trained.get_weights()],
                                           [np.asarray(w) for w in generator.get_weights()]))
     return path

@@ -46,8 +46,9 @@ class Pix2Pix(keras.Model):
         (Gulrajani et al.) and 1 otherwise.
         label_smoothing: one-sided; real pairs are labelled 1 - label_smoothing.
         adversarial: False trains the generator on L1 alone (pretraining phase).
-        rebalance: > 0 weights each a*b* pixel's L1 against common colours (losses.rebalanced_l1_loss,
-            this being its mix with the uniform distribution, Zhang et al.'s lambda); 0 is plain L1.
+        rebalance: strength in [0, 1] of weighting each a*b* pixel's L1 against common colours
+            (losses.rebalanced_l1_loss with Zhang et al.'s mix lambda = 1 - strength): 0 is plain
+            L1, 0.5 the paper's weights, 1 the full inverse frequency.
         """
         super().compile(**kwargs)
         if gan_mode not in losses.GAN_MODES:
@@ -112,7 +113,7 @@ class Pix2Pix(keras.Model):
     def _reconstruction(self, condition, target, fake):
         """The generator's reconstruction term (L1 here, rebalanced if asked), logged as g_l1."""
         if self.rebalance:
-            return losses.rebalanced_l1_loss(target, fake, self.rebalance)
+            return losses.rebalanced_l1_loss(target, fake, mix=1.0 - self.rebalance)
         return losses.l1_loss(target, fake)
 
     def _step_losses(self, condition, target, fake, training, real_logits=None):

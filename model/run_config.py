@@ -63,6 +63,9 @@ class TrainConfig:
     checkpoint_every: int | None = None
     strategy: str = "default"
     init_from: str | None = None  # the run directory or generator .keras file the generator started from
+    # Input pipelines (workers under multiworker), each reading its share of the files: the
+    # training stream depends on it, so a run resumes with the same number (runs before: 1).
+    input_pipelines: int = 1
 
 
 SECTIONS = {"data": DataConfig, "pipeline": PipelineConfig, "model": ModelConfig, "train": TrainConfig}

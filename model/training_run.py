@@ -148,7 +148,8 @@ class TrainingRun:
         needed = decoded_bytes(self.train_paths[index::count], load_size, 4 if self.partner else 3)
         available = available_memory()
         if available is not None and needed > 0.8 * available:
-            raise ValueError(f"--cache would keep {len(self.train_paths)} pictures at {load_size} px in memory, about "
+            share = len(self.train_paths[index::count])
+            raise ValueError(f"--cache would keep {share} pictures at {load_size} px in memory, about "
                              f"{needed / 2**30:.1f} GiB, and the machine has {available / 2**30:.1f} GiB available; "
                              "train without --cache (decoded pictures are then kept on disk, see --cache-dir)")
 

@@ -47,6 +47,7 @@ def random_jitter(image, size, seed, flip=True, zoom=1.0, rotate=0.0):
     if rotate:
         image = random_rotation(image, rotate, tf.random.experimental.stateless_fold_in(seed, 1))
     if zoom > 1.0:
+        image = tf.image.convert_image_dtype(image, tf.float32)  # resized below: float in [0, 1]
         zoom_seed = tf.random.experimental.stateless_fold_in(seed, 2)
         shorter = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
         smallest = tf.cast(tf.math.ceil(size / zoom), tf.int32)

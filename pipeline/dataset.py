@@ -98,7 +98,7 @@ class SkippedFiles:
     """
 
     def __init__(self, record=None, log=None, remember=True):
-        """remember: write newly found files into record (the chief's job; other workers only read it)."""
+        """remember: write newly found files into record (each worker keeps its own: it reads its own share)."""
         self.record, self.log, self.remember = record, log or sys.stderr, remember
         self.known = set()
         if record and os.path.exists(record):
@@ -124,7 +124,7 @@ class SkippedFiles:
             self.this_epoch.add(path)  # files, not failures: the stream runs a little ahead of the epoch
             first = path not in self.warned
             self.warned.add(path)
-            if path not in self.known:  # every worker knows; the chief writes it down
+            if path not in self.known:  # remembered for this worker's resumes
                 self.known.add(path)
                 if self.record and self.remember:
                     write_atomically(self.record, "".join(f"{known}\n" for known in sorted(self.known)).encode("utf-8"))

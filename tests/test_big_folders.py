@@ -2,6 +2,7 @@
 stream where it falls (the others keep their order, a resumed run stays exact), and pictures are
 resized from uint8."""
 
+import dataclasses
 import io
 import os
 
@@ -203,20 +204,22 @@ def test_a_broken_validation_picture_never_stops_training(folder):
     assert list(stream) == []  # it ends, empty; no error
 
 
-@pytest.mark.parametrize("mode", ["files", "disk cache"])
+@pytest.mark.parametrize("mode", ["files", "disk cache", "memory cache"])
 def test_two_workers_share_the_files_each_sees_its_own_once_per_epoch_and_resumes_exactly(folder, mode):
     root, paths = folder
+    cfg = dataclasses.replace(CFG, cache=mode == "memory cache")
     streams = []
     for worker in range(2):
         cache = str(root / f"cache{worker}") if mode == "disk cache" else None
-        streams.append(ids(build_dataset(paths, CFG, True, make_example=identity_example, cache_dir=cache,
+        streams.append(ids(build_dataset(paths, cfg, True, make_example=identity_example, cache_dir=cache,
                                          share=(worker, 2)), 12))  # four epochs of a 6-picture share
         # A run resumed at global step 5 (10 elements of the global stream, 5 of each worker's).
-        resumed = build_dataset(paths, CFG, True, make_example=identity_example, cache_dir=cache,
+        resumed = build_dataset(paths, cfg, True, make_example=identity_example, cache_dir=cache,
                                 share=(worker, 2), start_element=10)
         assert ids(resumed, 4) == streams[-1][5:13]
     assert set(streams[0]) == set(range(0, 12, 2)) and set(streams[1]) == set(range(1, 12, 2))
-    for stream in streams:
-        assert all(sorted(stream[6 * k:6 * (k + 1)]) == sorted(set(stream)) for k in range(4))
+    if mode != "memory cache":  # which shuffles the repeated pictures across epoch boundaries
+        for stream in streams:
+            assert all(sorted(stream[6 * k:6 * (k + 1)]) == sorted(set(stream)) for k in range(4))
     with pytest.raises(ValueError, match="start_element 3 is not a whole number of 2 workers' shares"):
         build_dataset(paths, CFG, True, share=(0, 2), start_element=3)

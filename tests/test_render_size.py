@@ -216,7 +216,7 @@ def test_sketch_cli_writes_every_coloring_at_full_size(sgru, tmp_path, capsys):
 
 @pytest.mark.parametrize("value, words", [
     ("0", "positive number"), ("-16", "positive number"), ("abc", "positive number"), ("2.5", "positive number"),
-    ("40", "multiple of 16"), ("8", "multiple of 16")])
+    ("40", "multiple of 16"), ("8", "multiple of 16"), ("²", "positive number"), ("4112", "above 4096 px")])
 def test_bad_values_are_one_line_and_exit_2(run_dir, tmp_path, capsys, value, words):
     path = write_rgb(tmp_path / "page.png", pictures((1, 32, 32, 3), 1)[0])
     code, err = run(capsys, path, "-o", tmp_path / "out", "--model", run_dir[0] / "generator.keras",

@@ -5,13 +5,17 @@ import json
 import os
 
 import cv2
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import train
+from model.distribute import input_share
 from model.init_from import adapted_weights
 from model.losses import l1_loss, rebalanced_l1_loss, rebalancing_weights
+from model.pix2pix import Pix2Pix
+from model.run_config import RunConfig
 from model.unet import UNetGenerator
 from pipeline import augment
 from tests.test_train import TINY
@@ -141,6 +145,12 @@ def test_init_from_starts_a_new_run_from_a_trained_generator(tmp_path, capsys):
     assert train.main(TINY + ["--demo-images", "8", "--out", str(tmp_path / "y"),
                               "--init-from", str(tmp_path / "none")]) == 2
     assert "--init-from: no such file" in capsys.readouterr().err
+    (tmp_path / "broken.keras").write_bytes(b"not a zip")
+    assert train.main(TINY + ["--demo-images", "8", "--out", str(tmp_path / "z"),
+                              "--init-from", str(tmp_path / "broken.keras")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and error.startswith(f"irodori-train: error: --init-from: {tmp_path / 'broken.keras'} "
+                                                  "is not a readable generator .keras file")
 
 
 def test_new_flags_are_checked_and_a_resumed_run_keeps_its_augmentation(tmp_path, capsys):
@@ -155,3 +165,41 @@ def test_new_flags_are_checked_and_a_resumed_run_keeps_its_augmentation(tmp_path
     assert resumed.changes_from(saved) == []
     assert train.main(base + ["--zoom", "0.5"]) == 2
     assert "zoom must be >= 1" in capsys.readouterr().err
+
+
+def test_data_defaults_are_the_measured_ones_and_an_older_data_run_resumes_as_it_was(tmp_path, monkeypatch):
+    def resolve(argv, saved=None):
+        return train.resolve_configs(train.build_parser().parse_args(argv), saved)
+
+    new = resolve(["--data", str(tmp_path), "--epochs", "12"])
+    measured = (new.train.l1_pretrain_epochs, new.train.rebalance, new.pipeline.zoom, new.pipeline.rotate)
+    assert measured == (9, 0.5, 1.5, 10)
+    assert resolve(["--data", str(tmp_path), "--task", "sketch"]).train.rebalance == 0.0  # RGB: nothing to weigh
+    # A --data run saved before these settings existed: none of its keys, the old behaviour.
+    saved = new.as_dict()
+    for section, key in [("train", "l1_pretrain_epochs"), ("train", "rebalance"), ("pipeline", "zoom"),
+                         ("pipeline", "rotate"), ("train", "input_pipelines"), ("train", "init_from")]:
+        del saved[section][key]
+    saved["train"]["l1_pretrain_epochs"] = 0
+    old = RunConfig.from_dict(saved)
+    resumed = resolve(["--data", str(tmp_path), "--epochs", "12"], old)
+    assert resumed.changes_from(old) == []
+    assert (resumed.train.l1_pretrain_epochs, resumed.train.rebalance, resumed.pipeline.zoom) == (0, 0.0, 1.0)
+    # Two workers read other streams than one: a run resumes with the number it was started with.
+    cluster = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    assert input_share("multiworker") == (1, 2)
+    wider = resolve(["--data", str(tmp_path), "--epochs", "12", "--strategy", "multiworker"], old)
+    assert wider.changes_from(old) == ["input_pipelines 1 -> 2"]
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.5, 0.8])
+def test_the_rebalance_strength_is_one_minus_the_papers_mix(strength):
+    trainer = Pix2Pix(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 1)]),
+                      keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(1, 1)]))
+    trainer.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), rebalance=strength)
+    rng = np.random.default_rng(6)
+    target, fake = (rng.uniform(-0.6, 0.6, (2, 8, 8, 2)).astype(np.float32) for _ in range(2))
+    expected = l1_loss(target, fake) if strength == 0 else rebalanced_l1_loss(target, fake, mix=1 - strength)
+    assert float(trainer._reconstruction(None, target, fake)) == pytest.approx(float(expected), rel=1e-6)
+    assert strength == 0 or float(expected) != pytest.approx(float(l1_loss(target, fake)), rel=1e-3)
