@@ -20,20 +20,11 @@ from export.saved_model import export_saved_model
 from model.sgru import SGRUGenerator
 from model.unet import UNetGenerator
 from tests.conftest import write_rgb
+from tests.test_export import pictures  # smooth random shapes plus noise: the input changes with its size
 from tests.references import LUMA, assert_colourful, independent_gray_reference, lab2rgb_uint8, widen_outputs
 
 SIZE = 32  # trained size
 STRIDE = 16  # 2**num_downs
-
-
-def pictures(shape, seed):
-    """uint8 [N, H, W, C]: smooth random shapes plus noise, so the network's input changes with its size."""
-    rng = np.random.default_rng(seed)
-    count, height, width, channels = shape
-    coarse = rng.uniform(0, 255, (count, 6, 5, channels))
-    smooth = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, channels)
-                       for c in coarse])
-    return np.clip(smooth + rng.normal(0, 12, shape), 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
