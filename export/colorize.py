@@ -139,7 +139,8 @@ def main(argv=None):
                         "big pictures (1-2 MP art), whose detail the trained size blurs away; it helps when the "
                         "model learnt that detail (trained on crops of big pictures), and can hurt a model that "
                         "saw whole pictures at its size (measure: benchmarks/render_size.py). Costs time and "
-                        "memory roughly with the working area. N must be a multiple of 2**num_downs (the stride); "
+                        "memory roughly with the working area. N must be a multiple of 2**num_downs (the stride), at "
+                        "most 4096; "
                         "N above the picture's shorter side is allowed (the picture is enlarged for the network). "
                         ".keras models only (a SavedModel or .tflite runs at its trained size); default: the "
                         "trained size")

@@ -97,9 +97,9 @@ class SkippedFiles:
     examples as the run it continues and resumes exactly.
     """
 
-    def __init__(self, record=None, log=None, remember=True):
-        """remember: write newly found files into record (each worker keeps its own: it reads its own share)."""
-        self.record, self.log, self.remember = record, log or sys.stderr, remember
+    def __init__(self, record=None, log=None):
+        """record: where newly found files are written (each worker keeps its own: it reads its own share)."""
+        self.record, self.log = record, log or sys.stderr
         self.known = set()
         if record and os.path.exists(record):
             with open(record, encoding="utf-8") as f:
@@ -126,7 +126,7 @@ class SkippedFiles:
             self.warned.add(path)
             if path not in self.known:  # remembered for this worker's resumes
                 self.known.add(path)
-                if self.record and self.remember:
+                if self.record:
                     write_atomically(self.record, "".join(f"{known}\n" for known in sorted(self.known)).encode("utf-8"))
         if first:
             reason = decode_error(path) or "failed to decode"
