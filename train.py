@@ -20,10 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # l1_pretrain_epochs None: three quarters of the epochs (DeOldify's "NoGAN" schedule).
 DEMO_DEFAULTS = dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=15,
                      steps_per_epoch=None, l1_pretrain_epochs=2, cache=True, rebalance=0.0,
-                     zoom=1.0, rotate=0.0)
+                     zoom=1.0, rotate=0.0, colour_head="direct", temperature=0.38)
 DATA_DEFAULTS = dict(image_size=256, ngf=64, ndf=64, batch_size=16, epochs=100,
                      steps_per_epoch=None, l1_pretrain_epochs=None, cache=False, rebalance=0.5,
-                     zoom=1.5, rotate=10.0)
+                     zoom=1.5, rotate=10.0, colour_head="direct", temperature=0.38)
 DEMO_IMAGES = 600
 
 
@@ -93,6 +93,13 @@ def build_parser():
                      "SGRU perceptual loss (it cannot be downloaded at run time)")
     net.add_argument("--upsample", choices=["transpose", "resize"], default="transpose",
                      help="decoder upsampling: transposed conv (pix2pix) or resize + conv (no checkerboard)")
+    net.add_argument("--colour-head", choices=["direct", "bins"],
+                     help="gray task, U-Net: how a*b* is predicted. direct: a tanh regression trained on L1 "
+                     "(pix2pix); bins: a classification over the in-gamut colour bins (10 Lab units wide), trained "
+                     "on their cross-entropy and decoded by the annealed mean (Zhang et al. 2016), which keeps "
+                     "colours that L1 averages into sepia (demo direct, data direct)")
+    net.add_argument("--temperature", type=float, help="with --colour-head bins: the annealed mean's temperature "
+                     "in (0, 1]; lower gives brighter, bolder colours, 1 the plain mean (default 0.38, the paper's)")
     net.add_argument("--init", choices=["normal", "xavier", "he"], default="normal",
                      help="weight init: normal(0, 0.02) as pix2pix, xavier or he")
     net.add_argument("--n-layers-d", type=int, default=3, help="PatchGAN depth (3 = 70x70 patches)")
@@ -178,7 +185,10 @@ def resolve_configs(args, saved=None):
                             ndf=pick("ndf"), upsample=args.upsample, init=args.init,
                             n_layers_d=args.n_layers_d, generator=args.generator,
                             sgru_levels=args.sgru_levels, num_outputs=args.num_outputs,
-                            d_norm="instance" if args.gan_mode == "wgangp" else "batch")
+                            d_norm="instance" if args.gan_mode == "wgangp" else "batch",
+                            colour_head=pick("colour_head", saved and saved.model.colour_head)
+                            if args.task == "gray" and args.generator == "unet" else args.colour_head or "direct",
+                            temperature=pick("temperature", saved and saved.model.temperature))
     from model.distribute import input_share
     from model.init_from import generator_file
 
@@ -206,6 +216,8 @@ def resolve_configs(args, saved=None):
         raise ValueError("--mixed-precision is available for the U-Net generator; the SGRU trains in float32")
     if train_cfg.rebalance and args.task == "sketch":
         raise ValueError("--rebalance weights a*b* colours of the gray task; the sketch task predicts RGB")
+    if model_cfg.colour_head == "bins" and (args.task != "gray" or args.generator != "unet"):
+        raise ValueError("--colour-head bins classifies a*b* colours: it needs the gray task and the U-Net")
     if not 0.0 <= train_cfg.rebalance <= 1.0:
         raise ValueError(f"--rebalance must be in [0, 1]; received {train_cfg.rebalance}")
     if args.generator == "sgru" and args.task != "sketch":

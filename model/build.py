@@ -36,7 +36,8 @@ def build_training(model_cfg: ModelConfig, lr_g, lr_d, beta1, beta2, target_chan
         generator = UNetGenerator(image_size=model_cfg.image_size, num_downs=model_cfg.num_downs,
                                   ngf=model_cfg.ngf, upsample=model_cfg.upsample, init=model_cfg.init,
                                   dropout=model_cfg.dropout, in_channels=condition_channels,
-                                  out_channels=target_channels)
+                                  out_channels=target_channels, colour_head=model_cfg.colour_head,
+                                  temperature=model_cfg.temperature)
         trainer = Pix2Pix(generator, discriminator)
     g_optimizer = FusedAdam(lr_g, beta_1=beta1, beta_2=beta2)
     d_optimizer = FusedAdam(lr_d, beta_1=beta1, beta_2=beta2)

@@ -5,6 +5,8 @@ import dataclasses
 UPSAMPLE_MODES = ("transpose", "resize")
 INIT_MODES = ("normal", "xavier", "he")
 NORM_MODES = ("batch", "instance", "none")
+COLOUR_HEADS = ("direct", "bins")
+DEFAULT_TEMPERATURE = 0.38  # Zhang et al.'s annealed-mean temperature for the "bins" colour head
 MAX_NUM_DOWNS = 8  # pix2pix's unet_256: a 1x1 bottleneck at 256 px
 # Fewer default downsamplings than this would quietly build a U-Net that sees little context
 # (300 px halves evenly only twice): such sizes need an explicit num_downs.
@@ -35,6 +37,9 @@ class ModelConfig:
         is per sample and breaks under batch statistics.
     generator: "unet" (pix2pix) or "sgru" (Swish-Gated Residual U-Net, sketch task); the
         SGRU uses ngf base filters, sgru_levels down blocks and num_outputs colourings.
+    colour_head: how the U-Net gives a*b*: "direct" (tanh regression, pix2pix) or "bins" (a
+        classification over colour bins decoded by the annealed mean at `temperature`, Zhang et
+        al. 2016; gray task only). Runs saved before it have "direct".
     """
 
     image_size: int = 256
@@ -49,6 +54,8 @@ class ModelConfig:
     generator: str = "unet"
     sgru_levels: int = 4
     num_outputs: int = 9
+    colour_head: str = "direct"
+    temperature: float = DEFAULT_TEMPERATURE
 
     def __post_init__(self):
         if self.upsample not in UPSAMPLE_MODES:
@@ -57,6 +64,10 @@ class ModelConfig:
             raise ValueError(f"init must be one of {INIT_MODES}; received init={self.init!r}")
         if self.d_norm not in NORM_MODES:
             raise ValueError(f"d_norm must be one of {NORM_MODES}; received d_norm={self.d_norm!r}")
+        if self.colour_head not in COLOUR_HEADS:
+            raise ValueError(f"colour_head must be one of {COLOUR_HEADS}; received colour_head={self.colour_head!r}")
+        if not 0.0 < self.temperature <= 1.0:
+            raise ValueError(f"temperature must be in (0, 1]; received temperature={self.temperature}")
         if self.generator not in ("unet", "sgru"):
             raise ValueError(f"generator must be 'unet' or 'sgru'; received generator={self.generator!r}")
         if self.num_downs is None:

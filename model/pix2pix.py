@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from model import losses
+from model import colour_bins, losses
 
 
 class Pix2Pix(keras.Model):
@@ -37,6 +37,12 @@ class Pix2Pix(keras.Model):
         self.g_total_tracker = keras.metrics.Mean(name="g_total")
         self.seed_generator = keras.random.SeedGenerator(0)
         self.adversarial_weight = 1.0  # of g_gan in the generator's loss (SGRUTrainer: --gan-weight)
+        # A "bins" colour head is trained on its logits: one forward pass gives them and the a*b*.
+        self.colour_logits = None
+        if getattr(generator, "colour_head", "direct") == "bins":
+            self.colour_logits = keras.Model(generator.inputs,
+                                             [generator.outputs[0], generator.get_layer("colour_logits").output],
+                                             name="generator_with_logits")
 
     def compile(self, g_optimizer, d_optimizer, gan_mode="vanilla", l1_weight=100.0, gp_weight=10.0,
                 n_critic=None, label_smoothing=0.0, adversarial=True, rebalance=0.0, **kwargs):
@@ -49,6 +55,9 @@ class Pix2Pix(keras.Model):
         rebalance: strength in [0, 1] of weighting each a*b* pixel's L1 against common colours
             (losses.rebalanced_l1_loss with Zhang et al.'s mix lambda = 1 - strength): 0 is plain
             L1, 0.5 the paper's weights, 1 the full inverse frequency.
+        A generator with a "bins" colour head learns on the cross-entropy of its colour bins in
+        place of L1 (colour_bins.bins_loss, rebalanced the same way); l1_weight weighs it and
+        g_l1 logs it.
         """
         super().compile(**kwargs)
         if gan_mode not in losses.GAN_MODES:
@@ -88,7 +97,11 @@ class Pix2Pix(keras.Model):
     # Under a mixed precision policy the networks compute in float16/bfloat16; losses,
     # gradients of the loss and metrics stay float32.
     def _generate(self, condition, training):
-        return ops.cast(self.generator(condition, training=training), "float32")
+        """(a*b* or RGB, colour-bin logits or None) of the generator on the condition."""
+        if self.colour_logits is not None:
+            fake, logits = self.colour_logits(condition, training=training)
+            return ops.cast(fake, "float32"), logits
+        return ops.cast(self.generator(condition, training=training), "float32"), None
 
     def _judge(self, condition, image, training):
         return ops.cast(self.discriminator([condition, image], training=training), "float32")
@@ -110,15 +123,20 @@ class Pix2Pix(keras.Model):
         """What the discriminator sees of the generator's output (all of it, here)."""
         return fake
 
-    def _reconstruction(self, condition, target, fake):
-        """The generator's reconstruction term (L1 here, rebalanced if asked), logged as g_l1."""
+    def _reconstruction(self, condition, target, fake, logits=None):
+        """The generator's reconstruction term (L1 here, or the colour bins' cross-entropy when the
+        generator gives logits; rebalanced if asked), logged as g_l1."""
+        if logits is not None:
+            small = colour_bins.downsampled_target(target, logits.shape[1])
+            weights = losses.rebalancing_weights(small, mix=1.0 - self.rebalance) if self.rebalance else None
+            return colour_bins.bins_loss(small, logits, self.generator.get_layer("annealed_mean").centres, weights)
         if self.rebalance:
             return losses.rebalanced_l1_loss(target, fake, mix=1.0 - self.rebalance)
         return losses.l1_loss(target, fake)
 
-    def _step_losses(self, condition, target, fake, training, real_logits=None):
+    def _step_losses(self, condition, target, fake, training, real_logits=None, colour_logits=None):
         """(d_loss or None, g_gan, g_l1, g_total) from one discriminator verdict on the fake."""
-        g_l1 = self._reconstruction(condition, target, fake)
+        g_l1 = self._reconstruction(condition, target, fake, colour_logits)
         if not self.adversarial:
             return None, ops.zeros((), dtype="float32"), g_l1, self.l1_weight * g_l1
         if real_logits is None:
@@ -163,11 +181,12 @@ class Pix2Pix(keras.Model):
     def train_step(self, data):
         condition, target = data
         with tf.GradientTape() as g_tape:
-            fake = self._generate(condition, training=True)
+            fake, colour_logits = self._generate(condition, training=True)
         d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
         if not self.adversarial:
             with g_tape:
-                d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, training=True)
+                d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, True,
+                                                                 colour_logits=colour_logits)
             self._apply(self.g_optimizer, g_tape, g_total, g_vars)
             return self._update_trackers(d_loss, g_gan, g_l1, g_total)
 
@@ -182,7 +201,8 @@ class Pix2Pix(keras.Model):
         with tf.GradientTape() as d_tape:
             real_logits = self._judge(condition, target, training=True)
         with g_tape, d_tape:
-            d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, True, real_logits)
+            d_loss, g_gan, g_l1, g_total = self._step_losses(condition, target, fake, True, real_logits,
+                                                             colour_logits)
         if self.gan_mode == "wgangp":
             with d_tape:
                 d_loss += self.gp_weight * self._gradient_penalty(condition, target, self._judged(target, fixed_fake))
@@ -193,5 +213,5 @@ class Pix2Pix(keras.Model):
 
     def test_step(self, data):
         condition, target = data
-        fake = self._generate(condition, training=False)
-        return self._update_trackers(*self._step_losses(condition, target, fake, training=False))
+        fake, colour_logits = self._generate(condition, training=False)
+        return self._update_trackers(*self._step_losses(condition, target, fake, False, colour_logits=colour_logits))

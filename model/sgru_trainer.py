@@ -34,6 +34,6 @@ class SGRUTrainer(Pix2Pix):
     def _judged(self, target, fake):
         return self._nearest_colouring(target, fake)
 
-    def _reconstruction(self, condition, target, fake):
+    def _reconstruction(self, condition, target, fake, logits=None):
         # The line art is the condition's first channel; hint channels follow it.
         return perceptual.sgru_loss(self.features, condition[..., :1], target, fake, self.num_outputs)

@@ -5,7 +5,7 @@ from keras import layers
 
 from model.base import AnySizeGenerator
 
-from model import blocks
+from model import blocks, colour_bins
 from model.config import ModelConfig
 
 
@@ -23,12 +23,21 @@ class UNetGenerator(AnySizeGenerator):
     Decoder: mirror blocks of upsampling + BatchNorm + ReLU, dropout on the three innermost,
     each concatenated with the encoder feature map of the same size; a last upsampling to
     out_channels and tanh.
+
+    colour_head "bins" (a*b* only, out_channels 2) replaces that last upsampling: a 1x1 conv at
+    half the size gives logits over the in-gamut colour bins (layer "colour_logits", what the
+    loss trains), the annealed mean at `temperature` decodes them to a*b*, and a bilinear resize
+    doubles that to the full size (model.colour_bins). The output is a*b* in [-1, 1] either way.
     """
 
     def __init__(self, image_size=256, num_downs=8, ngf=64, in_channels=1, out_channels=2,
-                 upsample="transpose", init="normal", dropout=0.5, name="unet_generator", **kwargs):
+                 upsample="transpose", init="normal", dropout=0.5, colour_head="direct",
+                 temperature=colour_bins.DEFAULT_TEMPERATURE, name="unet_generator", **kwargs):
         # Validates the combination once, with messages that name the values.
-        ModelConfig(image_size=image_size, num_downs=num_downs, ngf=ngf, upsample=upsample, init=init)
+        ModelConfig(image_size=image_size, num_downs=num_downs, ngf=ngf, upsample=upsample, init=init,
+                    colour_head=colour_head, temperature=temperature)
+        if colour_head == "bins" and out_channels != 2:
+            raise ValueError(f"colour_head 'bins' predicts a*b* (2 channels); received out_channels={out_channels}")
         inputs = keras.Input(shape=(None, None, in_channels), name="condition")
 
         x = inputs
@@ -48,8 +57,15 @@ class UNetGenerator(AnySizeGenerator):
                                 name=f"up{level}")
             x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
 
-        x = blocks.upsample_conv(x, out_channels, init, upsample, use_bias=True, name="output")
-        outputs = layers.Activation("tanh", name="tanh", dtype="float32")(x)  # (bs, S, S, out_channels)
+        if colour_head == "bins":
+            centres = colour_bins.in_gamut_centres()
+            x = layers.Conv2D(len(centres), 1, kernel_initializer=blocks.kernel_initializer(init),
+                              name="colour_logits")(x)  # (bs, S/2, S/2, bins)
+            x = colour_bins.AnnealedMean(centres, temperature, name="annealed_mean", dtype="float32")(x)
+            outputs = layers.UpSampling2D(2, interpolation="bilinear", name="ab_resize", dtype="float32")(x)
+        else:
+            x = blocks.upsample_conv(x, out_channels, init, upsample, use_bias=True, name="output")
+            outputs = layers.Activation("tanh", name="tanh", dtype="float32")(x)  # (bs, S, S, out_channels)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
         self.image_size = image_size
@@ -60,6 +76,8 @@ class UNetGenerator(AnySizeGenerator):
         self.upsample = upsample
         self.init = init
         self.dropout = dropout
+        self.colour_head = colour_head
+        self.temperature = temperature
 
     def get_config(self):
         return {
@@ -72,4 +90,6 @@ class UNetGenerator(AnySizeGenerator):
             "upsample": self.upsample,
             "init": self.init,
             "dropout": self.dropout,
+            "colour_head": self.colour_head,
+            "temperature": self.temperature,
         }
