@@ -40,7 +40,7 @@ class Pix2Pix(keras.Model):
         # A "bins" colour head is trained on its logits: one forward pass gives them and the a*b*.
         self.colour_logits = None
         if getattr(generator, "colour_head", "direct") == "bins":
-            self.colour_logits = keras.Model(generator.inputs,
+            self.colour_logits = keras.Model(generator.input,
                                              [generator.outputs[0], generator.get_layer("colour_logits").output],
                                              name="generator_with_logits")
 
