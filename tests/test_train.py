@@ -171,6 +171,7 @@ def test_help_documents_every_flag(capsys):
         assert flag in text, flag
 
 
+@pytest.mark.slow  # sketch end to end (~30 s); the sketch pipeline, U-Net export and colouring have their own tests
 def test_sketch_task_trains_and_exports(tmp_path):
     out = str(tmp_path / "sketch")
     assert train.main(TINY + ["--task", "sketch", "--sketch-method", "xdog", "--out", out, "--demo-images", "8",
@@ -215,12 +216,19 @@ def test_no_hints_trains_the_classic_pix2pix_and_old_runs_resume_without_hints(t
     assert "\n" not in error and "hints False -> True" in error
 
 
-def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_path, capsys):
-    argv = TINY + ["--task", "sketch", "--generator", "sgru", "--sgru-levels", "3", "--num-outputs", "3",
-                   "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0"]
-    assert train.main(argv + ["--out", str(tmp_path / "no_vgg")]) == 2
+SGRU_ARGV = TINY + ["--task", "sketch", "--generator", "sgru", "--sgru-levels", "3", "--num-outputs", "3",
+                    "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0"]
+
+
+def test_sgru_refuses_to_train_without_a_local_vgg_file(tmp_path, capsys):
+    assert train.main(SGRU_ARGV + ["--out", str(tmp_path / "no_vgg")]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "--vgg-weights" in error and "cannot be downloaded" in error
+
+
+@pytest.mark.slow  # SGRU end to end (~60 s); its fit step, loss and export have their own tests
+def test_sgru_trains_on_sketches_with_a_local_vgg_file(tmp_path):
+    argv = SGRU_ARGV
 
     keras.utils.set_random_seed(31)
     weights = str(tmp_path / "vgg19.weights.h5")  # random weights stand in for ImageNet here
@@ -248,6 +256,7 @@ def test_sgru_trains_on_sketches_with_a_local_vgg_file_and_refuses_without(tmp_p
     assert "add --task sketch" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a whole run (~30 s); the pairing itself: test_dataset.py::test_paired_sketches_travel_...
 def test_paired_sketch_folder_trains(tmp_path, capsys):
     from pipeline.synthetic import draw_image
 
@@ -267,6 +276,7 @@ def test_paired_sketch_folder_trains(tmp_path, capsys):
     assert "add --task sketch" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two whole runs (~45 s)
 def test_mixed_precision_and_jit_train_and_export_float32(tmp_path, capsys):
     out = str(tmp_path / "mixed")
     argv = TINY + ["--out", out, "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0",
