@@ -12,6 +12,10 @@ many pictures the model is closer to the truth than gray (by PSNR), for all held
 and for each source (the demo's own, The Question's). An existing run of the same label is
 evaluated again, not retrained, unless --retrain. --picture FILE also draws, for a few held-out
 pictures at full resolution, a row of: its gray input | Irodori's colouring | the original.
+
+Colouring-time variants of a trained run, evaluated in this process without retraining:
+    python benchmarks/real_art.py --label today --saturation 1.2        # the saturation slider
+    python benchmarks/real_art.py --label bins --temperature 0.2        # a --colour-head bins run
 """
 
 import argparse
@@ -64,6 +68,35 @@ PICTURE_EXAMPLES = ["question_sylvie_green_smile.png", "question_bg_meadow.jpg",
 ROW_HEIGHT = 300
 
 
+def variant_rows(run, held_out, saturation, temperature):
+    """metrics.json-like per-image rows of the run's generator coloured at another saturation and/or,
+    for a "bins" colour head, another annealed-mean temperature."""
+    import functools
+    import glob
+
+    import keras
+
+    sys.path.insert(0, ROOT)
+    from export.colorizer import Colorizer
+    from export.evaluate import evaluate
+    from model.unet import UNetGenerator
+
+    generator = keras.models.load_model(os.path.join(run, "generator.keras"), compile=False)
+    if temperature is not None:
+        if getattr(generator, "colour_head", "direct") != "bins":
+            raise SystemExit(f"real_art: error: --temperature needs a --colour-head bins run; {run} is not one")
+        retempered = UNetGenerator.from_config({**generator.get_config(), "temperature": temperature})
+        retempered.set_weights(generator.get_weights())
+        generator = retempered
+    paths = sorted(glob.glob(os.path.join(held_out, "*")))
+    colorizer = functools.partial(Colorizer(generator=generator), saturation=saturation)
+    per_source, truth = evaluate(colorizer, paths, "gray", json.load(open(os.path.join(run, "config.json")))
+                                 ["model"]["image_size"], progress=False)
+    return [{"path": path, "truth_colorfulness": float(truth[i]),
+             **{source: {name: float(values[i]) for name, values in metrics.items()}
+                for source, metrics in per_source.items()}} for i, path in enumerate(paths)]
+
+
 def comparison_picture(run, held_out, path):
     """Rows of gray input | colouring | original for PICTURE_EXAMPLES, each ROW_HEIGHT px high."""
     import cv2
@@ -96,6 +129,10 @@ def main(argv=None):
     parser.add_argument("--data", default=DATA, help=f"the fetched pictures (default {DATA})")
     parser.add_argument("--retrain", action="store_true", help="train again even if the run exists")
     parser.add_argument("--picture", metavar="FILE", help="also write a comparison picture of held-out art here")
+    parser.add_argument("--saturation", type=float, default=1.0,
+                        help="evaluate the trained run coloured at this saturation (the colouring-time slider)")
+    parser.add_argument("--temperature", type=float,
+                        help="evaluate a --colour-head bins run decoded at this annealed-mean temperature")
     parser.add_argument("train_flags", nargs="*", help="after --: more train.py flags")
     args = parser.parse_args(argv)
     train, held_out = os.path.join(args.data, "train"), os.path.join(args.data, "held_out")
@@ -114,6 +151,11 @@ def main(argv=None):
         if subprocess.run(command, cwd=ROOT).returncode:
             return 1
         seconds = time.time() - began
+    if args.saturation != 1.0 or args.temperature is not None:
+        label = f"{args.label} at saturation {args.saturation}" + (
+            f", temperature {args.temperature}" if args.temperature is not None else "")
+        report(label, {"per_image": variant_rows(run, held_out, args.saturation, args.temperature)}, seconds)
+        return 0
     evaluation = os.path.join(run, "held_out_evaluation")
     evaluate = [os.path.join(os.path.dirname(sys.executable), "irodori-evaluate"), "--model", run,
                 "--data", held_out, "--out", evaluation, "--overwrite"]
