@@ -315,6 +315,10 @@ def main(argv=None):
     except Exception as error:  # TensorFlow's out-of-memory error, named so TF need not be imported here
         if type(error).__name__ != "ResourceExhaustedError":
             raise
+        if "No space left on device" in str(error):  # TF reports a full disk (cache, checkpoint) the same way
+            print("irodori-train: error: the disk is full (no space left on device); free some space, e.g. old "
+                  "runs' checkpoints or cache folders, and run the same command again to resume", file=sys.stderr)
+            return 2
         print("irodori-train: error: out of memory; lower --batch-size or --image-size (the last checkpoint "
               "is kept and the same command resumes)", file=sys.stderr)
         return 2

@@ -136,3 +136,15 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys):
     assert train.main(["--epochs", "1"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("irodori-train: error: out of memory; lower --batch-size") and "\n" not in error
+
+
+def test_a_full_disk_is_named_as_such_not_as_out_of_memory(monkeypatch, capsys):
+    # What TensorFlow raised when the disk cache filled the disk during an epoch.
+    def disk_full(args):
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "runs/art/cache/data.tmp; No space left on device [Op:IteratorGetNext]")
+
+    monkeypatch.setattr(train, "run", disk_full)
+    assert train.main(["--epochs", "1"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("irodori-train: error: the disk is full (no space left on device)") and "\n" not in error
