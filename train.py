@@ -14,16 +14,18 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # TF logs grappler notes such as "remapper failed" at error level though they are harmless.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from model.config import DEFAULT_TEMPERATURE  # noqa: E402  (plain Python: no TensorFlow import)
+
 # Defaults that differ between the embedded demo data and a user's own images: the demo
 # must show learning within minutes on two CPU cores, real art deserves pix2pix's setup with
 # what won on a small set of real anime art (BENCHMARKS.md, "Real anime art from a small set").
 # l1_pretrain_epochs None: three quarters of the epochs (DeOldify's "NoGAN" schedule).
 DEMO_DEFAULTS = dict(image_size=64, ngf=32, ndf=32, batch_size=16, epochs=15,
                      steps_per_epoch=None, l1_pretrain_epochs=2, cache=True, rebalance=0.0,
-                     zoom=1.0, rotate=0.0, colour_head="direct", temperature=0.38)
+                     zoom=1.0, rotate=0.0, colour_head="direct", temperature=DEFAULT_TEMPERATURE)
 DATA_DEFAULTS = dict(image_size=256, ngf=64, ndf=64, batch_size=16, epochs=100,
                      steps_per_epoch=None, l1_pretrain_epochs=None, cache=False, rebalance=0.5,
-                     zoom=1.5, rotate=10.0, colour_head="direct", temperature=0.38)
+                     zoom=1.5, rotate=10.0, colour_head="direct", temperature=DEFAULT_TEMPERATURE)
 DEMO_IMAGES = 600
 
 
@@ -96,10 +98,10 @@ def build_parser():
     net.add_argument("--colour-head", choices=["direct", "bins"],
                      help="gray task, U-Net: how a*b* is predicted. direct: a tanh regression trained on L1 "
                      "(pix2pix); bins: a classification over the in-gamut colour bins (10 Lab units wide), trained "
-                     "on their cross-entropy and decoded by the annealed mean (Zhang et al. 2016), which keeps "
-                     "colours that L1 averages into sepia (demo direct, data direct)")
+                     "on their cross-entropy and decoded by the annealed mean (Zhang et al. 2016), meant to keep "
+                     "colours that L1 averages into sepia; on a dozen pictures it did not beat direct (BENCHMARKS.md)")
     net.add_argument("--temperature", type=float, help="with --colour-head bins: the annealed mean's temperature "
-                     "in (0, 1]; lower gives brighter, bolder colours, 1 the plain mean (default 0.38, the paper's)")
+                     "in (0, 1]; lower gives more saturated colours, 1 the plain mean (default 0.38, the paper's)")
     net.add_argument("--init", choices=["normal", "xavier", "he"], default="normal",
                      help="weight init: normal(0, 0.02) as pix2pix, xavier or he")
     net.add_argument("--n-layers-d", type=int, default=3, help="PatchGAN depth (3 = 70x70 patches)")
@@ -218,6 +220,8 @@ def resolve_configs(args, saved=None):
         raise ValueError("--rebalance weights a*b* colours of the gray task; the sketch task predicts RGB")
     if model_cfg.colour_head == "bins" and (args.task != "gray" or args.generator != "unet"):
         raise ValueError("--colour-head bins classifies a*b* colours: it needs the gray task and the U-Net")
+    if args.temperature is not None and model_cfg.colour_head != "bins":
+        raise ValueError("--temperature decodes the colour bins; add --colour-head bins")
     if not 0.0 <= train_cfg.rebalance <= 1.0:
         raise ValueError(f"--rebalance must be in [0, 1]; received {train_cfg.rebalance}")
     if args.generator == "sgru" and args.task != "sketch":

@@ -11,6 +11,13 @@ temporary folder, and copies the illustrations, never the interface graphics, in
                    sprite, a concert scene, a background) and all of The Question, another
                    game by other hands (its sprites and backgrounds)
 Already fetched files are kept; the script only adds what is missing. CI never needs it.
+
+    python benchmarks/renpy_art.py --archive [--archive-out benchmarks/.data/wallpapers]
+
+also fetches a stand-in for a studio's larger archive, to pretrain a generator for --init-from:
+the colour desktop backgrounds of gnome-backgrounds, plasma-workspace-wallpapers,
+mate-backgrounds and ukui-wallpapers (illustrations, abstract art and nature photographs; about
+80 pictures, none anime), the largest file of each, none under 600 px or stored gray.
 """
 
 import argparse
@@ -30,6 +37,9 @@ DEMO_ART = ["eileen happy.png", "eileen vhappy.png", "lucy happy.png", "lucy mad
             "concert1.png", "concert3.png", "bg cave.jpg", "bg washington.jpg", "bg panorama.webp"]
 DEMO_HELD_OUT = ["eileen concerned.png", "concert2.png", "bg whitehouse.jpg"]
 PANORAMA_TILES = 4
+DEFAULT_ARCHIVE_OUT = os.path.join(HERE, ".data", "wallpapers")
+ARCHIVE_PACKAGES = ["gnome-backgrounds", "plasma-workspace-wallpapers", "mate-backgrounds", "ukui-wallpapers"]
+PICTURE_ENDINGS = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def unpack(package, into):
@@ -83,13 +93,51 @@ def fetch(out):
     return train, held_out
 
 
+def archive_pictures(unpacked):
+    """The backgrounds of an unpacked package: Plasma keeps one folder of resolutions per
+    wallpaper (the largest file is taken), the others plain files under backgrounds/."""
+    pictures = []
+    resolutions = glob.glob(os.path.join(unpacked, "usr/share/wallpapers/*/contents/images/*"))
+    for folder in sorted(set(map(os.path.dirname, resolutions))):
+        files = [f for f in glob.glob(os.path.join(folder, "*")) if f.lower().endswith(PICTURE_ENDINGS)]
+        if files:
+            pictures.append(max(files, key=os.path.getsize))
+    pictures += sorted(f for f in glob.glob(os.path.join(unpacked, "usr/share/backgrounds/**/*"), recursive=True)
+                       if f.lower().endswith(PICTURE_ENDINGS))
+    return pictures
+
+
+def fetch_archive(out):
+    from PIL import Image
+
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for package in ARCHIVE_PACKAGES:
+            unpacked = unpack(package, scratch)
+            for path in archive_pictures(unpacked):
+                with Image.open(path) as picture:
+                    if min(picture.size) < 600 or picture.mode in ("L", "LA", "1", "I", "I;16"):
+                        continue
+                relative = os.path.relpath(path, os.path.join(unpacked, "usr/share"))
+                copy_new(path, os.path.join(out, safe_name(relative.replace("/contents/images/", "_")
+                                                           .replace("/", "_"))))
+    print(f"{len(os.listdir(out))} pictures in {out}")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"where the pictures go (default {DEFAULT_OUT})")
+    parser.add_argument("--archive", action="store_true", help="also fetch the desktop backgrounds (a pretraining "
+                        "archive for --init-from)")
+    parser.add_argument("--archive-out", default=DEFAULT_ARCHIVE_OUT,
+                        help=f"where the backgrounds go (default {DEFAULT_ARCHIVE_OUT})")
     args = parser.parse_args(argv)
     try:
         fetch(args.out)
+        if args.archive:
+            fetch_archive(args.archive_out)
     except (subprocess.CalledProcessError, FileNotFoundError) as error:
         detail = getattr(error, "stderr", b"") or b""
         print(f"renpy_art: error: {error}{': ' + detail.decode().strip() if detail else ''}", file=sys.stderr)

@@ -39,7 +39,7 @@ def adapted_weights(trained, fresh):
         else:
             raise ValueError(f"--init-from: weight {index} has shape {tuple(old.shape)} there and "
                              f"{tuple(new.shape)} here; start from a generator of the same kind and size "
-                             "(--ngf, --num-downs, --generator, --task)")
+                             "(--ngf, --num-downs, --generator, --task, --colour-head)")
     return adapted
 
 

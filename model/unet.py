@@ -59,8 +59,9 @@ class UNetGenerator(AnySizeGenerator):
 
         if colour_head == "bins":
             centres = colour_bins.in_gamut_centres()
+            # float32 even under mixed precision: dividing by T magnifies the logits' rounding
             x = layers.Conv2D(len(centres), 1, kernel_initializer=blocks.kernel_initializer(init),
-                              name="colour_logits")(x)  # (bs, S/2, S/2, bins)
+                              name="colour_logits", dtype="float32")(x)  # (bs, S/2, S/2, bins)
             x = colour_bins.AnnealedMean(centres, temperature, name="annealed_mean", dtype="float32")(x)
             outputs = layers.UpSampling2D(2, interpolation="bilinear", name="ab_resize", dtype="float32")(x)
         else:

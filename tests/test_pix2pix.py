@@ -324,3 +324,19 @@ def test_full_size_default_pix2pix_takes_a_training_step():
     assert changed(g_before, generator) and changed(d_before, discriminator)
     assert int(g_optimizer.iterations.numpy()) == int(d_optimizer.iterations.numpy()) == 1
     assert generator(condition, training=False).shape == (1, 256, 256, 2)
+
+
+def test_one_fit_step_under_mixed_bfloat16_keeps_float32_weights_and_finite_losses(data):
+    """The fast check of --mixed-precision on CPU (the whole run is the slow test in test_train.py):
+    the networks compute in bfloat16, the weights and the logged losses stay float32 and finite."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = make_model()
+        assert model.generator.get_layer("down1_conv").compute_dtype == "bfloat16"
+        g_before = weights(model.generator)
+        history = model.fit(*data, batch_size=4, epochs=1, verbose=0).history
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert all(np.isfinite(history[key][0]) for key in KEYS)
+    assert changed(g_before, model.generator)
+    assert {w.dtype for w in model.generator.trainable_weights} == {"float32"}

@@ -220,21 +220,21 @@ SGRU_ARGV = TINY + ["--task", "sketch", "--generator", "sgru", "--sgru-levels", 
                     "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0"]
 
 
-def test_sgru_refuses_to_train_without_a_local_vgg_file(tmp_path, capsys):
+def test_sgru_refuses_to_train_without_a_local_vgg_file_or_the_sketch_task(tmp_path, capsys):
     assert train.main(SGRU_ARGV + ["--out", str(tmp_path / "no_vgg")]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "--vgg-weights" in error and "cannot be downloaded" in error
+    assert train.main(TINY + ["--generator", "sgru", "--out", str(tmp_path / "gray")]) == 2
+    assert "add --task sketch" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # SGRU end to end (~60 s); its fit step, loss and export have their own tests
 def test_sgru_trains_on_sketches_with_a_local_vgg_file(tmp_path):
-    argv = SGRU_ARGV
-
     keras.utils.set_random_seed(31)
     weights = str(tmp_path / "vgg19.weights.h5")  # random weights stand in for ImageNet here
     keras.applications.VGG19(include_top=False, weights=None).save_weights(weights)
     out = str(tmp_path / "sgru")
-    assert train.main(argv + ["--out", out, "--vgg-weights", weights]) == 0
+    assert train.main(SGRU_ARGV + ["--out", out, "--vgg-weights", weights]) == 0
     generator = keras.models.load_model(os.path.join(out, "generator.keras"))
     assert generator.output_shape[-1] == 9  # 3 colourings x RGB
     with open(os.path.join(out, "history.csv")) as f:
@@ -252,8 +252,6 @@ def test_sgru_trains_on_sketches_with_a_local_vgg_file(tmp_path):
                             timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode == 0, result.stderr[-1500:]
     assert os.path.exists(os.path.join(out, "export", "irodori", "2", "saved_model.pb"))
-    assert train.main(TINY + ["--generator", "sgru", "--out", str(tmp_path / "gray")]) == 2
-    assert "add --task sketch" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # a whole run (~30 s); the pairing itself: test_dataset.py::test_paired_sketches_travel_...
@@ -271,12 +269,15 @@ def test_paired_sketch_folder_trains(tmp_path, capsys):
                               "--task", "sketch", "--out", out, "--epochs", "1"]) == 0
     assert "5 training and 1 validation images" in capsys.readouterr().out
     assert json.load(open(os.path.join(out, "config.json")))["data"]["sketches"] == str(tmp_path / "lines")
-    assert train.main(TINY + ["--data", str(tmp_path / "color"), "--sketches", str(tmp_path / "lines"),
+
+
+def test_a_sketch_folder_without_the_sketch_task_is_refused(tmp_path, capsys):
+    assert train.main(TINY + ["--data", str(tmp_path), "--sketches", str(tmp_path / "lines"),
                               "--out", str(tmp_path / "gray")]) == 2
     assert "add --task sketch" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # two whole runs (~45 s)
+@pytest.mark.slow  # a whole run with export (~45 s); one mixed_bfloat16 step: test_pix2pix.py
 def test_mixed_precision_and_jit_train_and_export_float32(tmp_path, capsys):
     out = str(tmp_path / "mixed")
     argv = TINY + ["--out", out, "--demo-images", "8", "--epochs", "1", "--l1-pretrain-epochs", "0",
