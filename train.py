@@ -99,7 +99,8 @@ def build_parser():
                      help="gray task, U-Net: how a*b* is predicted. direct: a tanh regression trained on L1 "
                      "(pix2pix); bins: a classification over the in-gamut colour bins (10 Lab units wide), trained "
                      "on their cross-entropy and decoded by the annealed mean (Zhang et al. 2016), meant to keep "
-                     "colours that L1 averages into sepia; on a dozen pictures it did not beat direct (BENCHMARKS.md)")
+                     "colours that L1 averages into sepia; on a dozen pictures it did not beat direct (BENCHMARKS.md). "
+                     "Default: direct")
     net.add_argument("--temperature", type=float, help="with --colour-head bins: the annealed mean's temperature "
                      "in (0, 1]; lower gives more saturated colours, 1 the plain mean (default 0.38, the paper's)")
     net.add_argument("--init", choices=["normal", "xavier", "he"], default="normal",

@@ -72,14 +72,15 @@ def variant_rows(run, held_out, saturation, temperature):
     """metrics.json-like per-image rows of the run's generator coloured at another saturation and/or,
     for a "bins" colour head, another annealed-mean temperature."""
     import functools
-    import glob
 
     import keras
 
     sys.path.insert(0, ROOT)
     from export.colorizer import Colorizer
     from export.evaluate import evaluate
+    from model.run_config import RunConfig
     from model.unet import UNetGenerator
+    from pipeline.decode import find_decodable, list_image_files
 
     generator = keras.models.load_model(os.path.join(run, "generator.keras"), compile=False)
     if temperature is not None:
@@ -88,10 +89,9 @@ def variant_rows(run, held_out, saturation, temperature):
         retempered = UNetGenerator.from_config({**generator.get_config(), "temperature": temperature})
         retempered.set_weights(generator.get_weights())
         generator = retempered
-    paths = sorted(glob.glob(os.path.join(held_out, "*")))
+    paths, _ = find_decodable(list_image_files(held_out))  # as irodori-evaluate --data lists them
     colorizer = functools.partial(Colorizer(generator=generator), saturation=saturation)
-    per_source, truth = evaluate(colorizer, paths, "gray", json.load(open(os.path.join(run, "config.json")))
-                                 ["model"]["image_size"], progress=False)
+    per_source, truth = evaluate(colorizer, paths, "gray", RunConfig.load(run).model.image_size, progress=False)
     return [{"path": path, "truth_colorfulness": float(truth[i]),
              **{source: {name: float(values[i]) for name, values in metrics.items()}
                 for source, metrics in per_source.items()}} for i, path in enumerate(paths)]
