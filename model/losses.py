@@ -45,28 +45,26 @@ def l1_loss(target, prediction):
 
 
 # Class rebalancing for a*b* (Zhang, Isola and Efros 2016, "Colorful Image Colorization"), kept as
-# a regression: the target's a*b* plane is cut into the paper's bins of 10 Lab units centred on the
-# multiples of 10 (23 x 23 over the model's [-1, 1] = +-110; gray is the middle of one bin, so the
-# near-gray pixels of line art and paper are counted together), and each pixel's L1 is weighted by
-# 1 / ((1 - mix) p + mix / Q), where p is its bin's share of the batch's pixels and Q the number of
-# bins the batch occupies, normalised so that the batch's mean weight is 1. Gray and common colours
-# count less, rare saturated ones more: the median that L1 learns moves away from the dull average
-# (the "sepia" colouring). mix = 1 weighs every pixel the same (plain L1); smaller mixes weigh rarer
-# colours more. The shares are the batch's own (per replica under a distribution strategy), so no
-# state is kept or restored. model.colour_bins classifies into the same bins.
-AB_BINS = 23
-
-
-def ab_bin(target):
-    """(..., 2) a*b* in [-1, 1] -> (...,) int32 index of its bin of 10 Lab units (0 .. AB_BINS**2 - 1)."""
-    half = AB_BINS // 2
-    cells = ops.clip(ops.cast(ops.round(ops.cast(target[..., :2], "float32") * half), "int32"), -half, half) + half
-    return cells[..., 0] * AB_BINS + cells[..., 1]
+# a regression: the target's a*b* plane is cut into square bins of 10 Lab units (22 x 22 over the
+# model's [-1, 1] = +-110), and each pixel's L1 is weighted by 1 / ((1 - mix) p + mix / Q), where p
+# is its bin's share of the batch's pixels and Q the number of bins the batch occupies, normalised
+# so that the batch's mean weight is 1. Gray and common colours count less, rare saturated ones
+# more: the median that L1 learns moves away from the dull average (the "sepia" colouring).
+# mix = 1 weighs every pixel the same (plain L1); smaller mixes weigh rarer colours more. The shares
+# are the batch's own (per replica under a distribution strategy), so no state is kept or restored.
+# These bins have edges, not centres, at the multiples of 10, so near-gray pixels fall into up to
+# four bins and gray is weighed down less than with the paper's gray-centred bins (which
+# model.colour_bins classifies into). Measured on the real-art benchmark with the --data
+# defaults, the gray-centred bins gave more colour and less accuracy: 56% of the truth's
+# colourfulness and CIEDE2000 12.70 (worse than gray's 12.38) against 51% and 12.14 here.
+AB_BINS = 22
 
 
 def rebalancing_weights(target, mix=0.5):
     """Per-pixel weights (B, H, W) for a*b* targets (B, H, W, 2) in [-1, 1]; no gradient flows."""
-    bins = ab_bin(ops.stop_gradient(target))
+    target = ops.stop_gradient(ops.cast(target[..., :2], "float32"))
+    cells = ops.clip(ops.cast(ops.floor((target + 1.0) * (AB_BINS / 2.0)), "int32"), 0, AB_BINS - 1)
+    bins = cells[..., 0] * AB_BINS + cells[..., 1]
     flat = ops.reshape(bins, [-1])
     counts = ops.cast(ops.bincount(flat, minlength=AB_BINS * AB_BINS), "float32")
     share = counts / ops.sum(counts)
