@@ -170,11 +170,19 @@ class Pix2Pix(keras.Model):
         return ops.mean(ops.square(norms - 1.0))
 
     def _update_trackers(self, d_loss, g_gan, g_l1, g_total):
+        # Each update weighs its value by a one computed from it (value * 0 + 1; ones_like would be a
+        # constant). A Mean's count otherwise grows by a constant that does not wait for the batch: on
+        # a stream of unknown length (the validation stream, which leaves out undecodable files)
+        # Keras' last call finds no batch, the totals stay but every count still grows by one, and
+        # the val_* losses came out multiplied by steps / (steps + 1): halved for one batch.
+        def update(tracker, value):
+            tracker.update_state(value, sample_weight=value * 0.0 + 1.0)
+
         if d_loss is not None:
-            self.d_loss_tracker.update_state(d_loss)
-            self.g_gan_tracker.update_state(g_gan)
-        self.g_l1_tracker.update_state(g_l1)
-        self.g_total_tracker.update_state(g_total)
+            update(self.d_loss_tracker, d_loss)
+            update(self.g_gan_tracker, g_gan)
+        update(self.g_l1_tracker, g_l1)
+        update(self.g_total_tracker, g_total)
         results = {m.name: m.result() for m in self.metrics}
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             # Keras averages step outputs across workers along axis 0, which a scalar lacks.

@@ -340,3 +340,16 @@ def test_one_fit_step_under_mixed_bfloat16_keeps_float32_weights_and_finite_loss
     assert all(np.isfinite(history[key][0]) for key in KEYS)
     assert changed(g_before, model.generator)
     assert {w.dtype for w in model.generator.trainable_weights} == {"float32"}
+
+
+def test_validation_losses_on_a_stream_of_unknown_length_are_not_diluted(data):
+    """The validation stream leaves out undecodable files, so its length is unknown to Keras, whose
+    last call then finds no batch; that call must not count as a step of zero loss."""
+    model = make_model(adversarial=False)
+    condition, target = data
+    known = tf.data.Dataset.from_tensor_slices((condition[:3], target[:3])).batch(4)
+    unknown = known.filter(lambda c, t: True)
+    assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    expected = float(np.mean(np.abs(target[:3] - model.generator(condition[:3], training=False).numpy())))
+    for stream in (known, unknown):
+        assert model.evaluate(stream, verbose=0, return_dict=True)["g_l1"] == pytest.approx(expected, rel=1e-5)
