@@ -342,6 +342,7 @@ def test_one_fit_step_under_mixed_bfloat16_keeps_float32_weights_and_finite_loss
     assert {w.dtype for w in model.generator.trainable_weights} == {"float32"}
 
 
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")  # Keras on the unknown length, as in training
 def test_validation_losses_on_a_stream_of_unknown_length_are_not_diluted(data):
     """The validation stream leaves out undecodable files, so its length is unknown to Keras, whose
     last call then finds no batch; that call must not count as a step of zero loss."""
