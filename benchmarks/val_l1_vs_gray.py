@@ -15,6 +15,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import model.unet  # noqa: E402,F401  (registers the generator class)
+from export.colorize_graph import with_zero_hints  # noqa: E402
 from export.evaluate import run_validation_inputs  # noqa: E402
 from pipeline.dataset import build_dataset  # noqa: E402
 
@@ -25,7 +26,9 @@ def main(run_dir):
     dataset = build_dataset(val_paths, dataclasses.replace(config.pipeline, batch_size=16), training=False)
     model_errors, gray_errors, counts = [], [], []
     for lightness, ab in dataset:
-        model_errors.append(float(np.abs(generator(lightness, training=False).numpy() - ab).mean()))
+        # A hinted generator colours automatically with its hint channels at zero, as in validation.
+        condition = with_zero_hints(lightness, generator.input_shape[-1])
+        model_errors.append(float(np.abs(generator(condition, training=False).numpy() - ab).mean()))
         gray_errors.append(float(np.abs(ab.numpy()).mean()))
         counts.append(int(lightness.shape[0]))
     model_l1 = np.average(model_errors, weights=counts)
